@@ -1,0 +1,198 @@
+"""The ``jixiao`` command line: a thin click layer over the library.
+
+Each command parses options, calls one library function, renders the result and sets the exit code
+(spec 01): check/run 0 = all valid, 1 = some invalid/unreadable, 2 = usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .schemes import SchemeError, builtin_ids, load_scheme
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class _Group(click.Group):
+    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Exit code 2 for usage errors is click's default; make sure unexpected errors say so in
+        # Chinese and only show a traceback with --debug.
+        return super().main(*args, **kwargs)
+
+
+def _scheme_or_usage(name: str | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_scheme(name) if name else None
+    except SchemeError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="出错时显示完整的错误堆栈（供技术人员排查）。")
+@click.version_option(package_name="jixiao", message="jixiao %(version)s")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """部门整体支出绩效自评工具箱：下发填报表、校验、评分、生成自评报告、汇总、发送结果。
+
+    \b
+    示例：
+      jixiao template -o 下发/             生成空白填报表
+      jixiao check 收件箱/                 只校验，不生成文件
+      jixiao run 收件箱/ -o 结果/          校验、评分并生成报告和汇总表
+      jixiao mail 结果/ --smtp-host smtp.example.com --sender jxg@example.com --dry-run
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command("schemes")
+def schemes_cmd() -> None:
+    """列出内置评分方案（编号、名称、总分）。
+
+    \b
+    示例：
+      jixiao schemes
+    """
+    for sid in builtin_ids():
+        s = load_scheme(sid)
+        click.echo(f"{s.id}\t{s.title}\t{s.total.normalize():f}分")
+
+
+@main.command("template")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="输出文件夹。")
+@click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认 jianghua-2023）。")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，预填到填报表中。")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="单位名册 .xlsx（列：单位名称、单位编码、所属地区、联系人、联系邮箱），每个单位生成一份预填的填报表。")
+@click.pass_context
+def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, year: int | None,
+                 roster: Path | None) -> None:
+    """生成标准填报表（空白，或按名册每个单位一份）。
+
+    \b
+    示例：
+      jixiao template -o 下发/ --year 2023
+      jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
+    """
+    from . import template
+    from .schemes import DEFAULT_SCHEME
+
+    scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
+    try:
+        paths = template.write_templates(scheme, out_dir, year=year, roster=roster)
+    except template.RosterError as e:
+        raise click.UsageError(str(e)) from None
+    for p in paths:
+        click.echo(str(p))
+    click.echo(f"已生成 {len(paths)} 份填报表。", err=True)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认按填报表中的方案）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题清单。")
+@click.pass_context
+def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | None, as_json: bool) -> None:
+    """校验填报表（文件或文件夹），不写任何文件。
+
+    每个问题一行：文件名: 工作表!单元格: 说明（修改建议）。
+
+    \b
+    示例：
+      jixiao check 收件箱/
+      jixiao check 县教育局.xlsx --json
+    """
+    from . import batch
+
+    scheme = _scheme_or_usage(scheme_name)
+    result = batch.check_paths(list(paths), scheme)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+        click.echo(result.tally(), err=True)
+    ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
+
+
+@main.command("run")
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="输出文件夹。")
+@click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认按填报表中的方案）。")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）。")
+@click.option("--pdf", is_flag=True, help="同时用 LibreOffice 生成 PDF 版报告（用于结果公开）。")
+@click.pass_context
+def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | None, jobs: int | None,
+            pdf: bool) -> None:
+    """处理一个文件夹内的全部填报表：校验、评分、生成报告、退回表和汇总表。
+
+    \b
+    输出（在 -o 指定的文件夹下）：
+      reports/    合格单位的自评报告 .docx（--pdf 时另有 .pdf）
+      returned/   有错误的填报表，错误单元格已标出
+      汇总表.xlsx  全部单位的得分、等级、排名、问题清单
+      results.json 以上全部结果（供其他程序读取）
+
+    \b
+    示例：
+      jixiao run 收件箱/ -o 结果/
+      jixiao run 收件箱/ -o 结果/ --jobs 2 --pdf
+    """
+    from . import batch
+
+    scheme = _scheme_or_usage(scheme_name)
+    result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf,
+                       progress=sys.stderr.isatty())
+    for msg in result.notices:
+        click.echo(msg, err=True)
+    click.echo(result.tally())
+    ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
+
+
+@main.command("mail")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--smtp-host", required=True, help="SMTP 服务器地址。")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="端口（默认 SSL 465，否则 25 / STARTTLS 587）。")
+@click.option("--ssl", "security", flag_value="ssl", help="使用 SSL 连接。")
+@click.option("--starttls", "security", flag_value="starttls", help="使用 STARTTLS。")
+@click.option("--user", default=None, help="登录用户名；密码从环境变量 JIXIAO_SMTP_PASSWORD 读取。")
+@click.option("--sender", required=True, help="发件人地址。")
+@click.option("--cc", multiple=True, help="抄送地址（可多次使用）。")
+@click.option("--dry-run", is_flag=True, help="不发送，只在 OUT/mail/ 下生成 .eml 文件。")
+@click.option("--resend", is_flag=True, help="重新发送已发送过的邮件。")
+@click.pass_context
+def mail_cmd(ctx: click.Context, out_dir: Path, smtp_host: str, smtp_port: int | None, security: str | None,
+             user: str | None, sender: str, cc: tuple[str, ...], dry_run: bool, resend: bool) -> None:
+    """把结果发给各单位联系邮箱：合格单位发报告，退回单位发退回表和问题清单。
+
+    只读取 OUT/results.json 及其中列出的文件；已发送的不会重复发送（除非 --resend）。
+
+    \b
+    示例：
+      jixiao mail 结果/ --smtp-host smtp.example.com --ssl --user jxg@example.com --sender jxg@example.com
+      jixiao mail 结果/ --smtp-host localhost --sender jxg@example.com --dry-run
+    """
+    from . import mail
+
+    try:
+        options = mail.MailOptions(host=smtp_host, port=smtp_port, security=security, user=user, sender=sender,
+                                   cc=cc, dry_run=dry_run, resend=resend)
+        result = mail.send_all(out_dir, options)
+    except mail.MailUsageError as e:
+        click.echo(f"错误：{e}", err=True)
+        ctx.exit(EXIT_USAGE)
+        return
+    for line in result.lines():
+        click.echo(line)
+    click.echo(result.tally(), err=True)
+    ctx.exit(EXIT_OK if result.all_sent else EXIT_INVALID)
+
+
+def run_main() -> None:  # pragma: no cover - console entry with --debug handling
+    main()

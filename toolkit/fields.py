@@ -1,0 +1,220 @@
+"""The standard workbook definition: the single source of truth for the template writer and the reader.
+
+Labels are what the clerk sees; keys are stable ASCII identifiers used in code, in results.json and
+as the workbook's defined names. The 评分表 sheet's fields come from the scheme (``scheme_fields``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .schemes import Scheme
+
+TEMPLATE_ID = "jixiao-dept-selfeval"
+TEMPLATE_VERSION = 1
+# Older template versions we can still read, with the migration applied by intake (none yet).
+KNOWN_OLD_VERSIONS: tuple[int, ...] = ()
+TEMPLATE_FILE_NAME = "部门整体支出绩效自评填报表.xlsx"
+
+Kind = Literal[
+    "text",  # one line of text
+    "longtext",  # paragraphs separated by line breaks
+    "int",  # whole number ≥ min
+    "year",  # 2000–2100
+    "money",  # 万元, ≥ 0, at most 2 decimals
+    "money_signed",  # 万元, may be negative
+    "area",  # 平方米, ≥ 0
+    "date",
+    "email",
+    "choice",  # one of ``choices``
+    "percent",  # stored as a fraction (95% is 0.95)
+    "score",  # self-assessed points
+]
+
+SHEET_HELP = "填表说明"
+SHEET_BASIC = "基本信息"
+SHEET_MONEY = "收支情况"
+SHEET_SCORING = "评分表"
+SHEET_INDICATORS = "绩效指标"
+SHEET_ANALYSIS = "绩效分析"
+SHEET_META = "_meta"
+
+# Sheet order in the workbook (the 问题清单 sheet of a returned workbook goes first).
+SHEETS = (SHEET_HELP, SHEET_BASIC, SHEET_MONEY, SHEET_SCORING, SHEET_INDICATORS, SHEET_ANALYSIS, SHEET_META)
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    sheet: str
+    kind: Kind = "text"
+    required: bool = False
+    unit: str = ""  # shown next to the label, e.g. 万元, 人
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    note: str = ""  # input prompt / hint shown to the clerk
+    # Required only when another field has a given value: (key, value).
+    required_when: tuple[str, str] | None = None
+    # Blank is read as 0 (money fields that no rule needs).
+    blank_is_zero: bool = False
+    # A scheme-derived field's indicator id (评分表), for grouping in the template.
+    indicator: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: Kind = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    width: float = 12
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    sheet: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: int  # empty rows the template provides
+    min_rows: int = 0  # at least this many non-blank rows for a valid submission
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+
+def _money(key: str, label: str, **kw: object) -> Field:
+    kw.setdefault("kind", "money")
+    kw.setdefault("unit", "万元")
+    kw.setdefault("min", 0)
+    return Field(key, label, SHEET_MONEY, **kw)  # type: ignore[arg-type]
+
+
+BASIC_FIELDS: tuple[Field, ...] = (
+    Field("unit_name", "单位名称", SHEET_BASIC, required=True, note="填写单位全称，如：江华瑶族自治县政务服务中心"),
+    Field("unit_code", "单位编码（预算编码）", SHEET_BASIC, note="预算单位编码，如：412001"),
+    Field("region", "所属地区", SHEET_BASIC, required=True, note="如：江华瑶族自治县"),
+    Field("fiscal_year", "评价年度", SHEET_BASIC, kind="year", required=True, min=2000, max=2100,
+          note="四位年份，如：2023"),
+    Field("internal_unit_count", "内设机构数", SHEET_BASIC, kind="int", unit="个", min=0,
+          note="整数；无内设机构可与下一项同时留空"),
+    Field("internal_units", "内设机构名称", SHEET_BASIC, note="如：办公室和业务指导股"),
+    Field("functions", "主要职能及重点工作计划", SHEET_BASIC, kind="longtext", required=True,
+          note="可分段，段与段之间用 Alt+Enter 换行"),
+    Field("staff_quota", "核定人员编制数", SHEET_BASIC, kind="int", unit="人", required=True, min=0),
+    Field("staff_actual", "实有在职在编人数", SHEET_BASIC, kind="int", unit="人", required=True, min=0),
+    Field("contact_name", "联系人", SHEET_BASIC),
+    Field("contact_phone", "联系电话", SHEET_BASIC),
+    Field("contact_email", "联系邮箱", SHEET_BASIC, kind="email", note="评价结果将发送到此邮箱"),
+    Field("report_date", "报告日期", SHEET_BASIC, kind="date", required=True,
+          note="如：2024-04-30、2024.4.30 或 2024年4月30日"),
+    Field("notice", "本级自评工作通知（文件名及文号）", SHEET_BASIC,
+          note="如：《××县财政局关于开展2023年度财政支出绩效自评工作的通知》（×财绩〔2024〕1号）"),
+)
+
+MONEY_FIELDS: tuple[Field, ...] = (
+    _money("carryover_start", "年初结转结余"),
+    _money("budget_initial", "年初预算数"),
+    _money("budget_added", "本年追加（调减）预算数", kind="money_signed", min=None,
+           note="调减填负数"),
+    _money("income_fiscal", "本年收到财政资金", required=True),
+    _money("income_other", "本年其他收入", blank_is_zero=True),
+    _money("spend_basic", "本年基本支出", required=True),
+    _money("spend_project", "本年项目支出", required=True),
+    _money("balance_basic", "年末基本支出结余"),
+    _money("balance_project", "年末项目支出结余"),
+    _money("sangong_budget_prev", "上年“三公”经费预算数"),
+    _money("sangong_budget", "本年“三公”经费预算数"),
+    _money("sangong_actual", "本年“三公”经费实际支出数"),
+    _money("public_budget", "公用经费预算数"),
+    _money("public_actual", "公用经费实际支出数"),
+    _money("procurement_budget", "政府采购预算数"),
+    _money("procurement_actual", "政府采购实际金额"),
+    Field("new_building", "本年有无新建楼堂馆所", SHEET_MONEY, kind="choice", required=True,
+          choices=("有", "无")),
+    Field("building_area_approved", "批复建筑面积", SHEET_MONEY, kind="area", unit="平方米", min=0,
+          required_when=("new_building", "有")),
+    Field("building_area_actual", "实际建筑面积", SHEET_MONEY, kind="area", unit="平方米", min=0,
+          required_when=("new_building", "有")),
+    _money("building_invest_approved", "批复投资概算", required_when=("new_building", "有")),
+    _money("building_invest_actual", "实际投资", required_when=("new_building", "有")),
+)
+
+ANALYSIS_FIELDS: tuple[Field, ...] = (
+    Field("goal_expected", "年度总体目标（预期）", SHEET_ANALYSIS, kind="longtext"),
+    Field("goal_actual", "年度总体目标（实际完成情况）", SHEET_ANALYSIS, kind="longtext"),
+    Field("duty_analysis", "部门职责履行情况分析", SHEET_ANALYSIS, kind="longtext", required=True,
+          note="可分段，段与段之间用 Alt+Enter 换行"),
+    Field("benefit_economic", "经济效益", SHEET_ANALYSIS, kind="longtext"),
+    Field("benefit_social", "社会效益", SHEET_ANALYSIS, kind="longtext"),
+    Field("benefit_sustainable", "可持续影响", SHEET_ANALYSIS, kind="longtext"),
+    Field("admin_efficiency", "行政效能分析", SHEET_ANALYSIS, kind="longtext", note="每行一条"),
+)
+
+DIRECTIONS = ("≥", "≤", "=", "区间", "定性")
+QUAL_TIERS = ("达成", "部分达成", "未达成")
+LEVEL2_BY_LEVEL1: dict[str, tuple[str, ...]] = {
+    "产出指标": ("数量指标", "质量指标", "时效指标", "成本指标"),
+    "效益指标": ("经济效益", "社会效益", "生态效益", "可持续影响"),
+    "满意度指标": ("服务对象满意度",),
+}
+
+PERF_INDICATORS = Table(
+    name="perf_indicators",
+    sheet=SHEET_INDICATORS,
+    title="绩效指标",
+    rows=30,
+    columns=(
+        Column("level1", "一级指标", kind="choice", required=True, width=11),
+        Column("level2", "二级指标", kind="choice", width=11),
+        Column("name", "三级指标", required=True, width=22),
+        Column("direction", "指标性质", kind="choice", required=True, choices=DIRECTIONS, width=9,
+               note="≥ / ≤ / = / 区间 / 定性"),
+        Column("target", "年度指标值", width=11, note="数字；区间填下限；定性填简短描述"),
+        Column("target_max", "指标值上限", width=10, note="仅“区间”填写"),
+        Column("unit", "计量单位", width=9),
+        Column("actual", "实际完成值", width=11, note="数字；定性填 达成 / 部分达成 / 未达成"),
+        Column("points", "分值", kind="score", required=True, width=7),
+        Column("self_score", "自评得分", kind="score", width=8, note="仅定性指标可填"),
+        Column("deviation_note", "偏差原因分析及改进措施", kind="longtext", width=30,
+               note="得分低于分值时必填"),
+    ),
+)
+
+PROBLEMS = Table(
+    name="problems", sheet=SHEET_ANALYSIS, title="存在的问题", rows=10, min_rows=1,
+    columns=(Column("problems", "存在的问题", kind="longtext", required=True, width=90),),
+)
+PLANS = Table(
+    name="plans", sheet=SHEET_ANALYSIS, title="后续工作计划", rows=10, min_rows=1,
+    columns=(Column("plans", "后续工作计划", kind="longtext", required=True, width=90),),
+)
+
+TABLES: tuple[Table, ...] = (PERF_INDICATORS, PROBLEMS, PLANS)
+
+STATIC_FIELDS: tuple[Field, ...] = BASIC_FIELDS + MONEY_FIELDS + ANALYSIS_FIELDS
+
+META_KEYS = ("template_id", "template_version", "scheme_id", "unit_code")
+
+
+def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
+    """The 评分表 inputs a scheme declares (checklist items, tiers, scores, notes, named inputs)."""
+    return scheme.input_fields
+
+
+def all_fields(scheme: Scheme) -> tuple[Field, ...]:
+    return STATIC_FIELDS + scheme_fields(scheme)
+
+
+def field_map(scheme: Scheme) -> dict[str, Field]:
+    return {f.key: f for f in all_fields(scheme)}
+
+
+def table_by_name(name: str) -> Table:
+    return next(t for t in TABLES if t.name == name)

@@ -1,0 +1,116 @@
+"""The one catalogue of problems: code → severity, what is wrong, and how to fix it (Chinese).
+
+Every Problem the toolkit reports is made here with ``problem(code, …)``, so wording stays
+consistent and a test can check that each code has a message and a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from .model import Problem, Severity
+
+
+class Entry(NamedTuple):
+    severity: Severity
+    message: str  # what is wrong; {placeholders}
+    fix: str  # what to do; shown in full-width brackets after the message
+
+
+TEMPLATE_HINT = "请使用财政局下发的《部门整体支出绩效自评填报表》（jixiao template 生成）填报"
+
+CATALOGUE: dict[str, Entry] = {
+    # --- intake: the file itself
+    "not_xlsx": Entry("error", "无法读取：不是有效的 Excel 文件（{detail}）",
+                      "请在 Excel/WPS 中打开确认文件完好，另存为 .xlsx 后重新报送"),
+    "legacy_format": Entry("error", "无法读取：文件是 {fmt} 格式，不是 .xlsx",
+                           "请在 Excel/WPS 中“另存为”.xlsx 后重新报送"),
+    "encrypted": Entry("error", "无法读取：文件已加密", "文件已加密，请取消密码后重新报送"),
+    "zip_bomb": Entry("error", "无法读取：文件解压后异常庞大或结构异常（{detail}），为安全起见已拒绝",
+                      "请从原始模板重新填报后报送"),
+    "xml_bomb": Entry("error", "无法读取：文件中含有不允许的 XML 定义（DTD/实体），为安全起见已拒绝",
+                      "请在 Excel/WPS 中另存为 .xlsx 后重新报送"),
+    "macro_workbook": Entry("warning", "文件是启用宏的工作簿（.xlsm），本工具只读取数据，未运行任何宏",
+                            "建议另存为 .xlsx 后报送"),
+    "not_template": Entry("error", "不是本工具的填报模板（{detail}）", TEMPLATE_HINT),
+    "template_version": Entry("error", "填报表模板版本为 {found}，本工具只接受版本 {expected}",
+                              "请使用财政局最新下发的填报表重新填报"),
+    "scheme_mismatch": Entry("warning", "填报表按方案 {found} 制作，本次按方案 {used} 评分",
+                             "如评分方案有误，请联系财政局确认"),
+    "unknown_scheme": Entry("error", "填报表指定的评分方案 {found} 不存在", "请联系财政局获取正确的填报表"),
+    "missing_sheet": Entry("error", "缺少工作表“{sheet}”", "请不要删除或重命名模板中的工作表；" + TEMPLATE_HINT),
+    "missing_name": Entry("error", "缺少名称为 {key} 的单元格（{label}）",
+                          "该单元格或其名称被删除，请从原始模板复制该部分，或重新填报"),
+    "missing_table": Entry("error", "缺少表格“{table}”（{title}）",
+                           "请不要删除表格或修改表头，可从原始模板复制该表格"),
+    "missing_inputs": Entry("error", "评分方案 {scheme} 需要的输入项在填报表中不存在：{keys}",
+                            "请使用该方案的填报模板（jixiao template --scheme {scheme}）重新填报"),
+    "bad_reference": Entry("error", "名称 {key} 指向的位置“{ref}”无效", "请从原始模板恢复该单元格"),
+    "unreadable": Entry("error", "无法读取：{detail}", "请在 Excel/WPS 中打开确认文件完好后重新报送"),
+    "worker_crash": Entry("error", "处理该文件时出错（{detail}），已跳过该文件", "请把该文件发给技术支持人员检查"),
+    # --- values
+    "required": Entry("error", "“{label}”未填写", "请填写{hint}"),
+    "not_number": Entry("error", "“{label}”应为数字，现为“{value}”", "请只填写阿拉伯数字，如 {example}"),
+    "not_integer": Entry("error", "“{label}”应为整数，现为“{value}”", "请填写整数，如 {example}"),
+    "negative": Entry("error", "“{label}”不能为负数，现为 {value}", "请填写大于或等于 0 的数"),
+    "out_of_range": Entry("error", "“{label}”为 {value}，超出允许范围 {low}～{high}", "请核对后重新填写"),
+    "formula_error": Entry("error", "“{label}”单元格显示公式错误 {value}", "请删除公式，直接填写数值"),
+    "bad_choice": Entry("error", "“{label}”应为 {choices} 之一，现为“{value}”", "请从下拉列表中选择"),
+    "bad_date": Entry("error", "“{label}”不是有效日期，现为“{value}”",
+                      "请填写如 2024-04-30、2024.4.30 或 2024年4月30日"),
+    "bad_email": Entry("error", "“{label}”不是有效的电子邮箱地址，现为“{value}”",
+                       "请填写如 name@example.com 的邮箱地址"),
+    "too_many_decimals": Entry("warning", "“{label}”为 {value}，金额最多保留两位小数，已按 {rounded} 读取",
+                               "请确认金额单位为万元并保留两位小数"),
+    "percent_fraction": Entry("warning", "“{label}”填写为 {value}，已按 {read} 读取",
+                              "百分比请直接填写如 99 或 99%"),
+    "text_spill": Entry("warning", "“{label}”下方的单元格 {below} 也有文字，可能是粘贴时文字溢出到了下面的单元格",
+                        "请双击 {cell} 进入编辑状态后再粘贴，使全部文字位于同一单元格，并清空下方单元格"),
+    # --- consistency
+    "budget_identity": Entry("error",
+                             "收支不平衡：年初结转结余 + 本年收到财政资金 + 本年其他收入 − 本年基本支出 − 本年项目支出 = "
+                             "{left}万元，而年末基本支出结余 + 年末项目支出结余 = {right}万元，相差 {diff}万元",
+                             "请核对 {cells} 的金额"),
+    "budget_income_mismatch": Entry("warning",
+                                    "年初预算数 + 本年追加（调减）预算数 = {budget}万元，与本年收到财政资金 {income}万元 相差 {diff}万元",
+                                    "请核对预算数与收到的财政资金"),
+    "tier_missing": Entry("error", "“{label}”已填写自评得分但未选择完成档次", "请从下拉列表选择完成档次"),
+    "tier_range": Entry("error", "自评得分 {score} 分不在“{tier}”档次的得分范围 {low}～{high} 分内",
+                        "请调整自评得分或完成档次"),
+    "indicator_points": Entry("error", "“{group}”各行分值之和为 {total} 分，应为 {points} 分",
+                              "请调整绩效指标表中“{group}”各行的分值"),
+    "indicator_group": Entry("error", "一级指标“{value}”不属于本方案，可填：{groups}", "请从下拉列表中选择"),
+    "indicator_group_missing": Entry("error", "绩效指标表中没有“{group}”的指标（本方案该项 {points} 分）",
+                                     "请至少填写一行“{group}”指标"),
+    "bad_direction": Entry("error", "指标性质“{value}”无法识别",
+                           "可填写：≥（>=、不低于、不少于）、≤（<=、不高于、不超过、以内）、=、区间、定性"),
+    "bad_qualitative": Entry("error", "定性指标的实际完成值应为 达成、部分达成 或 未达成，现为“{value}”",
+                             "请填写 达成、部分达成 或 未达成"),
+    "self_score_not_qualitative": Entry("warning", "自评得分只用于定性指标，本行已按计算结果评分", "可清空该单元格"),
+    "table_empty": Entry("error", "“{title}”至少需要填写一行", "请在表格中填写"),
+    "zero_denominator": Entry("error", "“{label}”无法计算：分母为 0（{cells}）", "请核对相关数据"),
+    "first_given_blank": Entry("error", "“{label}”的评分依据均未填写：{labels}", "请至少填写其中一项"),
+    "note_required": Entry("error", "“{label}”得 {score} 分，低于分值 {points} 分，未填写原因说明",
+                           "请在该单元格说明扣分原因及改进措施"),
+    "overachieved": Entry("warning", "“{label}”实际完成值 {actual} 超过年度指标值 {target} 的150%，指标值设定可能偏低",
+                          "请核实完成值；如无误，下年度请合理提高指标值"),
+    "duplicate_unit": Entry("error", "与文件“{other}”是同一单位同一年度（{unit}，{year}年）的填报表，重复报送",
+                            "请删除过期的一份后重新运行"),
+}
+
+
+def problem(code: str, *, sheet: str | None = None, cell: str | None = None,
+            cells: Iterable[str] = (), field: str | None = None, **params: Any) -> Problem:
+    """Make the Problem for ``code`` with the catalogue's wording filled from ``params``."""
+    entry = CATALOGUE[code]
+    cells_t = tuple(cells)
+    if not cells_t and sheet and cell:
+        cells_t = (f"{sheet}!{cell}",)
+    params.setdefault("cell", cell or "")
+    params.setdefault("cells", "、".join(cells_t))
+    msg = entry.message.format(**params)
+    fix = entry.fix.format(**params)
+    text = f"{msg}（{fix}）" if fix else msg
+    return Problem(code=code, severity=entry.severity, message=text, sheet=sheet, cell=cell,
+                   cells=cells_t, field=field)
