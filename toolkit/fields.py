@@ -6,7 +6,7 @@ as the workbook's defined names. The 评分表 sheet's fields come from the sche
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
 # A normalised input value: money / ratios / percentages are Decimal, counts int,
 # dates datetime.date, everything else str. ``None`` means blank.
-Value = Union[Decimal, int, str, date, None]
+Value = Decimal | int | str | date | None
 
 
 @dataclass(frozen=True)

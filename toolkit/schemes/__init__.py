@@ -249,17 +249,30 @@ class _RuleChecker:
         return out
 
     def zero_den(self, z: Any) -> dict[str, Any]:
-        def outcome(v: Any) -> Any:
-            if v in ("full", "zero", "error"):
-                return v
+        """What a zero denominator means: {numerator_zero: outcome, otherwise: outcome}.
+
+        An outcome is ``full`` (full points, case not_applicable), ``zero`` (0 points), ``error``
+        (a validation error naming the cells) or ``{value: 百分数}`` (the ratio to score with);
+        a mapping form ``{outcome: zero, case: no_previous}`` names the case the report words.
+        """
+
+        def outcome(v: Any) -> dict[str, Any]:
+            if isinstance(v, str) and v in ("full", "zero", "error"):
+                return {"kind": v, "case": {"full": "not_applicable", "zero": "zero_denominator",
+                                             "error": "zero_denominator"}[v]}
             if isinstance(v, Mapping) and "value" in v:
                 try:
-                    return {"value": _pct(v["value"])}
+                    return {"kind": "value", "value": _pct(v["value"]), "case": str(v.get("case", "normal"))}
                 except ValueError as e:
                     self.err(f"zero_denominator：{e}")
-                    return "error"
-            self.err(f"zero_denominator 的取值“{v}”无效，可用：full、zero、error 或 {{value: 百分数}}")
-            return "error"
+            elif isinstance(v, Mapping) and v.get("outcome") in ("full", "zero", "error"):
+                o = outcome(v["outcome"])
+                o["case"] = str(v.get("case", o["case"]))
+                return o
+            else:
+                self.err(f"zero_denominator 的取值“{v}”无效，可用：full、zero、error、{{value: 百分数}} "
+                         "或 {outcome: full|zero|error, case: 名称}")
+            return {"kind": "error", "case": "zero_denominator"}
 
         if isinstance(z, Mapping) and ("numerator_zero" in z or "otherwise" in z):
             return {"numerator_zero": outcome(z.get("numerator_zero", "error")),
@@ -321,6 +334,8 @@ class _RuleChecker:
             p["step"] = self.pct(raw, "step", required=False)
         elif t == "proportional":
             p["target"] = self.pct(raw, "target")
+            if p["target"] is not None and p["target"] <= 0:
+                self.err("参数 target 必须大于 0")
         elif t == "bands":
             bands = []
             for b in raw.get("bands") or []:
