@@ -116,7 +116,7 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
     else:
         for line in result.lines():
             click.echo(line)
-        click.echo(result.tally(), err=True)
+        click.echo(result.check_tally(), err=True)
     ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
 
 

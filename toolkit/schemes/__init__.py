@@ -7,6 +7,7 @@ user-written file is reported at once, each naming the file, the line and the in
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ class Scheme:
     input_fields: tuple[Field, ...]  # the 评分表 inputs
     report: Mapping[str, Any]  # report wording and fonts (spec 04)
     source: str = ""
+    ref: str = ""  # what load_scheme() takes to load it again: a built-in id or an absolute path
     indicator_groups: Mapping[str, Decimal] = field(default_factory=dict)  # level1 group → points
 
     def nodes(self) -> Iterator[Node]:
@@ -451,9 +453,9 @@ def resolve(name_or_path: str) -> Path:
 
 
 @functools.lru_cache(maxsize=32)
-def _load_cached(path: str, mtime_ns: int) -> Scheme:
+def _load_cached(path: str, mtime_ns: int, ref: str) -> Scheme:
     text = Path(path).read_text(encoding="utf-8")
-    return parse_scheme(text, source=Path(path).name)
+    return dataclasses.replace(parse_scheme(text, source=Path(path).name), ref=ref)
 
 
 def load_scheme(name_or_path: str) -> Scheme:
@@ -464,7 +466,9 @@ def load_scheme(name_or_path: str) -> Scheme:
         raise SchemeError(str(name_or_path), [
             f"找不到方案“{name_or_path}”：内置方案有 {'、'.join(builtin_ids())}，或给出 .yaml 文件路径"
         ]) from None
-    return _load_cached(str(p.resolve()), p.stat().st_mtime_ns)
+    builtin = p.parent == builtin_dir()
+    ref = p.stem if builtin else str(p.resolve())
+    return _load_cached(str(p.resolve()), p.stat().st_mtime_ns, ref)
 
 
 def parse_scheme(text: str, source: str = "<scheme>") -> Scheme:
