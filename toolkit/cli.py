@@ -7,6 +7,7 @@ Each command parses options, calls one library function, renders the result and 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,10 +19,22 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 class _Group(click.Group):
-    def main(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # Exit code 2 for usage errors is click's default; make sure unexpected errors say so in
-        # Chinese and only show a traceback with --debug.
-        return super().main(*args, **kwargs)
+    """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            if isinstance(e, OSError):
+                msg = f"无法读写文件：{e.strerror or e}（{e.filename or ''}）"
+            else:
+                msg = f"程序出错：{type(e).__name__}: {e}"
+            click.echo(f"错误：{msg}。加 --debug 可查看详细信息。", err=True)
+            ctx.exit(EXIT_USAGE)
 
 
 def _scheme_or_usage(name: str | None):  # type: ignore[no-untyped-def]
@@ -47,6 +60,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if debug:
+        os.environ["JIXIAO_DEBUG"] = "1"  # worker processes print their tracebacks too
 
 
 @main.command("schemes")
@@ -162,7 +177,7 @@ def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | N
 @click.option("--ssl", "security", flag_value="ssl", help="使用 SSL 连接。")
 @click.option("--starttls", "security", flag_value="starttls", help="使用 STARTTLS。")
 @click.option("--user", default=None, help="登录用户名；密码从环境变量 JIXIAO_SMTP_PASSWORD 读取。")
-@click.option("--sender", required=True, help="发件人地址。")
+@click.option("--sender", required=True, help="发件人地址，可写作“名称 <地址>”，名称用于邮件落款。")
 @click.option("--cc", multiple=True, help="抄送地址（可多次使用）。")
 @click.option("--dry-run", is_flag=True, help="不发送，只在 OUT/mail/ 下生成 .eml 文件。")
 @click.option("--resend", is_flag=True, help="重新发送已发送过的邮件。")
