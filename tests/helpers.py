@@ -81,3 +81,35 @@ def submission_from_data(data: dict[str, Any], file: str = "unit.xlsx") -> Submi
 
 def seed_submission() -> Submission:
     return submission_from_data(load_seed(), file="江华瑶族自治县政务服务中心.xlsx")
+
+
+def workbook_inputs(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """seed-unit.yaml-shaped data → (values by key, table rows) as a clerk would type them."""
+    values: dict[str, Any] = {}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for k, v in data.items():
+        if k == "expected":
+            continue
+        if k.startswith("chk_") and isinstance(v, list):
+            values.update({f"{k}_{i}": item for i, item in enumerate(v, start=1)})
+        elif k == "perf_indicators":
+            tables[k] = [
+                {key: (None if x is None else (x if isinstance(x, str) else (str(x) if key in ("target", "target_max", "actual") else x)))
+                 for key, x in zip(_PERF_KEYS, r)}
+                for r in v
+            ]
+        elif k in ("problems", "plans"):
+            tables[k] = [{k: t} for t in v]
+        else:
+            values[k] = v
+    return values, tables
+
+
+def write_unit(path: Path, data: dict[str, Any], scheme_id: str = "jianghua-2023") -> Path:
+    """Write a filled standard workbook for ``data`` (through the real template writer)."""
+    from toolkit.schemes import load_scheme
+    from toolkit.template import write_workbook
+
+    values, tables = workbook_inputs(data)
+    write_workbook(load_scheme(scheme_id), path, values=values, tables=tables)
+    return path
