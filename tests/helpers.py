@@ -95,7 +95,7 @@ def workbook_inputs(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, lis
         elif k == "perf_indicators":
             tables[k] = [
                 {key: (None if x is None else (x if isinstance(x, str) else (str(x) if key in ("target", "target_max", "actual") else x)))
-                 for key, x in zip(_PERF_KEYS, r)}
+                 for key, x in zip(_PERF_KEYS, r, strict=False)}
                 for r in v
             ]
         elif k in ("problems", "plans"):

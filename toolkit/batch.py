@@ -311,7 +311,7 @@ def _finish_units(entries: list[dict[str, Any]], files: list[tuple[Path, str]]) 
 
 
 def _main_scheme(units: list[dict[str, Any]]) -> str:
-    ids = [u.get("_scheme") for u in units if u.get("_scheme")]
+    ids: list[str] = [str(u["_scheme"]) for u in units if u.get("_scheme")]
     return max(sorted(set(ids)), key=ids.count) if ids else DEFAULT_SCHEME
 
 
@@ -431,6 +431,7 @@ def _make_pdfs(out: Path, reports: list[str]) -> list[str]:
 
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate)\s*\(D:[^)]*\)")
 _PDF_ID = re.compile(rb"/ID\s*\[\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*\]")
+_PDF_CHECKSUM = re.compile(rb"/DocChecksum\s*/([0-9A-Fa-f]+)")
 _XMP_DATE = re.compile(rb"<(xmp:CreateDate|xmp:ModifyDate|xmp:MetadataDate)>[^<]*</\1>")
 
 
@@ -445,6 +446,7 @@ def normalize_pdf(data: bytes) -> bytes:
         return whole[:start] + fixed + b")"
 
     data = _PDF_DATE.sub(same_len_date, data)
+    data = _PDF_CHECKSUM.sub(lambda m: m.group(0).replace(m.group(1), b"0" * len(m.group(1))), data)
     data = _PDF_ID.sub(lambda m: m.group(0).replace(m.group(1), b"0" * len(m.group(1)))
                        .replace(m.group(2), b"0" * len(m.group(2))), data)
 

@@ -1,0 +1,61 @@
+"""Scorecard + Submission → the unit's official self-evaluation report (.docx, GB/T 9704 layout).
+
+    data = build_report(scheme, submission, scorecard)   # bytes; identical input → identical bytes
+    write_report(scheme, submission, scorecard, path)     # atomic
+    report_file_name(submission)  # 江华瑶族自治县政务服务中心2023年度部门整体支出绩效自评报告.docx
+
+``narrative`` writes the sentences (all wording is scheme data), ``table`` the appendix table,
+``layout`` holds the page format and shared package parts, ``writer`` produces the package.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from .. import atomic
+from ..model import Scorecard, Submission
+from ..schemes import Scheme
+from . import layout, narrative, table, writer
+
+__all__ = ["build_report", "write_report", "report_file_name"]
+
+
+def build_report(scheme: Scheme, submission: Submission, scorecard: Scorecard) -> bytes:
+    """The report as .docx bytes."""
+    ctx = narrative.unit_context(scheme, submission)
+    paras = narrative.compose(scheme, submission, scorecard, ctx)
+    appendix = table.appendix(scheme, submission, scorecard, ctx)
+    title = paras[0].text.replace("\n", "") if paras else ""
+    when = submission.get("report_date")
+    core = writer.core_xml(title, submission.unit_name, when if isinstance(when, date) else None)
+    fonts = layout.Fonts.from_report(scheme.report)
+    return writer.package(fonts, writer.document_xml(paras, appendix), core)
+
+
+def write_report(scheme: Scheme, submission: Submission, scorecard: Scorecard, path: Path | str) -> None:
+    atomic.write_bytes(Path(path), build_report(scheme, submission, scorecard))
+
+
+REPORT_SUFFIX = "年度部门整体支出绩效自评报告.docx"
+_BAD_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$", re.IGNORECASE)
+MAX_NAME_CHARS = 150
+MAX_NAME_BYTES = 240  # most file systems allow 255 bytes per name
+
+
+def report_file_name(submission: Submission) -> str:
+    """``<单位名称><年度>年度部门整体支出绩效自评报告.docx``, safe on Windows, macOS and Linux."""
+    unit = _BAD_CHARS.sub("", submission.unit_name)
+    unit = re.sub(r"\s+", " ", unit).strip().lstrip(".").strip() or "未命名单位"
+    year = str(submission.fiscal_year or "")
+    suffix = f"{year}{REPORT_SUFFIX}"
+    while unit and (len(unit) + len(suffix) > MAX_NAME_CHARS
+                    or len((unit + suffix).encode("utf-8")) > MAX_NAME_BYTES):
+        unit = unit[:-1]
+    unit = unit.rstrip(" .")
+    name = unit + suffix
+    if _RESERVED.match(unit):
+        name = "_" + name
+    return name

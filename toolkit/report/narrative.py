@@ -1,0 +1,514 @@
+"""The report's text: number formatting, clerk-text cleaning and the outline of spec 04.
+
+Every sentence comes from the scheme (``scheme.report`` and each indicator's ``wording``); this
+module only chooses which sentence applies and fills in the values. ``compose`` returns the body
+as a list of ``Para`` blocks (the appendix table is built by ``table.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from ..fields import STATIC_FIELDS
+from ..model import NodeScore, RowScore, Scorecard, Submission
+from ..schemes import Node, Scheme
+from . import layout
+
+
+@dataclass(frozen=True)
+class Para:
+    """One paragraph: a block kind of ``layout.STYLE_IDS`` and its text (``\\n`` = line break)."""
+
+    kind: str
+    text: str
+    page_break_before: bool = False
+
+
+# --------------------------------------------------------------------------- numbers
+def num(x: Any, places: int = 2) -> str:
+    """Half-up to ``places`` decimals, trailing zeros dropped: 169.920 → 169.92, 170.00 → 170."""
+    if x is None or x == "":
+        return ""
+    try:
+        d = x if isinstance(x, Decimal) else Decimal(str(x))
+        s = format(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
+    except (InvalidOperation, ValueError):
+        return str(x)
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return "0" if s == "-0" else s
+
+
+def money(x: Any) -> str:
+    """万元 amounts: 169.92万元, 170万元; zero is written 0元 (as in the reference)."""
+    s = num(x if x is not None else 0)
+    return "0元" if s == "0" else f"{s}万元"
+
+
+def pct(fraction: Any) -> str:
+    """A fraction as a percentage with at most 2 decimals: 0.062 → 6.2%, 0.94117 → 94.12%."""
+    if fraction is None:
+        return "—"
+    d = fraction if isinstance(fraction, Decimal) else Decimal(str(fraction))
+    return f"{num(d * 100)}%"
+
+
+def score(x: Any) -> str:
+    return num(x if x is not None else 0)
+
+
+def cn_date(d: Any) -> str:
+    """2024年4月30日 (no leading zeros)."""
+    if isinstance(d, date):
+        return f"{d.year}年{d.month}月{d.day}日"
+    return "" if d is None else str(d)
+
+
+# --------------------------------------------------------------------------- clerk text
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = _HAN + "\u3000-\u303f\uff00-\uffef“”‘’—…"
+_SP = "[ \t\u00a0\u3000]"
+_DOC_NO = re.compile(
+    rf"(?<=[{_HAN}]){_SP}*[\[［【(（〔﹝]{_SP}*((?:19|20)\d\d){_SP}*[\]］】)）〕﹞]{_SP}*(\d{{1,5}}){_SP}*号")
+_PAREN = re.compile(r"\(([^()\n]*)\)")
+_HALF = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+_HALF_RE = re.compile(r"[,;:?!]")
+_HAN_DIGIT = re.compile(rf"(?<=[{_HAN}]){_SP}+(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%]){_SP}+(?=[{_HAN}])")
+_AROUND_PUNCT = re.compile(rf"{_SP}+(?=[，。；：？！、）》”’])|(?<=[，。；：？！、（《“‘]){_SP}+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Numbering a clerk typed at the start of an item: 1.  1、  1)  （1）  (1)  一、  ①
+_NUMBERING = re.compile(
+    r"^\s*(?:[（(]\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
+    r"|\d{1,2}\s*(?:[.．](?!\d)|[、)）])"
+    r"|[一二三四五六七八九十]{1,3}\s*[、.．]"
+    r"|[①-⑳])\s*"
+)
+_TERMINAL = "。！？…；：!?"
+
+
+def _is_cjk(c: str) -> bool:
+    return bool(c) and re.match(f"[{_CJK}]", c) is not None
+
+
+def clean_line(s: str) -> str:
+    """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
+    Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
+    s = _CONTROL.sub("", s).strip()
+    s = _DOC_NO.sub(r"〔\1〕\2号", s)
+    s = re.sub("《{2,}", "《", s)
+    s = re.sub("》{2,}", "》", s)
+
+    def paren(m: re.Match[str]) -> str:
+        before = s[m.start() - 1] if m.start() else ""
+        after = s[m.end()] if m.end() < len(s) else ""
+        inner = m.group(1)
+        if _is_cjk(before) or _is_cjk(after) or re.search(f"[{_HAN}]", inner):
+            return f"（{inner}）"
+        return m.group(0)
+
+    s = _PAREN.sub(paren, s)
+
+    def half(m: re.Match[str]) -> str:
+        i = m.start()
+        before = s[i - 1] if i else ""
+        after = s[i + 1] if i + 1 < len(s) else ""
+        return _HALF[m.group(0)] if _is_cjk(before) or _is_cjk(after) else m.group(0)
+
+    s = _HALF_RE.sub(half, s)
+    s = _HAN_DIGIT.sub("", s)
+    s = _AROUND_PUNCT.sub("", s)
+    return s
+
+
+def clean_lines(text: Any, numbered: bool = False) -> list[str]:
+    """Clerk text → its non-empty, cleaned lines; ``numbered`` strips the numbering the clerk typed
+    (the outline numbers that list itself)."""
+    if text is None:
+        return []
+    out = []
+    for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = clean_line(line)
+        if numbered:
+            line = _NUMBERING.sub("", line, count=1).strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def clean_text(text: Any) -> str:
+    """Clerk text used inside a generated sentence: one line."""
+    return "".join(clean_lines(text))
+
+
+def terminate(s: str) -> str:
+    """End a paragraph with 。 unless it already ends with sentence punctuation."""
+    if not s:
+        return s
+    last = s[-1]
+    if last in _TERMINAL or (last in "”’」』）)" and len(s) > 1 and s[-2] in _TERMINAL):
+        return s
+    return s + "。"
+
+
+def _unterminate(s: str) -> str:
+    return s.rstrip("。；;，, ")
+
+
+# --------------------------------------------------------------------------- templates
+class _Values(dict):  # type: ignore[type-arg]
+    """format_map values; a placeholder the context lacks stays visible as {name}."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: Any, values: Mapping[str, Any]) -> str:
+    if template is None:
+        return ""
+    try:
+        return str(template).format_map(_Values(values))
+    except (ValueError, IndexError, AttributeError):  # a stray brace in a user's wording
+        return str(template)
+
+
+_FIELD_KIND = {f.key: f.kind for f in STATIC_FIELDS}
+
+
+def unit_context(scheme: Scheme, sub: Submission) -> dict[str, str]:
+    """Every Submission value formatted for prose, plus the derived names and totals."""
+    kinds = dict(_FIELD_KIND)
+    kinds.update({f.key: f.kind for f in scheme.input_fields})
+    ctx: dict[str, str] = {}
+    for key, v in sub.values.items():
+        kind = kinds.get(key, "text")
+        if kind in ("money", "money_signed"):
+            ctx[key] = money(v)
+        elif kind == "percent":
+            ctx[key] = pct(v) if v is not None else ""
+        elif kind == "date":
+            ctx[key] = cn_date(v)
+        elif v is None:
+            ctx[key] = ""
+        elif isinstance(v, Decimal):
+            ctx[key] = num(v)
+        elif kind in ("text", "longtext", "choice"):
+            ctx[key] = clean_text(v)
+        else:
+            ctx[key] = str(v)
+    for key, kind in kinds.items():  # blank fields: money reads 0元, the rest empty
+        if key not in ctx:
+            ctx[key] = money(0) if kind in ("money", "money_signed") else ""
+    unit = sub.unit_name
+    region = sub.text("region").strip()
+    short = unit[len(region):] if region and unit.startswith(region) and len(unit) > len(region) else unit
+    m = sub.money
+    ctx.update(
+        unit_name=unit,
+        region=region,
+        short_name=short,
+        area_prefix=region[-1:] if region else "",
+        fiscal_year=str(sub.fiscal_year or ""),
+        income_total=money(m("income_fiscal") + m("carryover_start")),
+        spend_total=money(m("spend_basic") + m("spend_project")),
+        balance_total=money(m("balance_basic") + m("balance_project")),
+    )
+    return ctx
+
+
+# --------------------------------------------------------------------------- indicator sentences
+_RATIO_RULES = {"ratio_cap", "ratio_floor", "bands", "proportional"}
+
+
+def _inner_rule_type(node: Node, ns: NodeScore) -> str:
+    """The rule that produced the score (first_given / not_applicable_full delegate)."""
+    rule = node.rule
+    if rule is None:
+        return ""
+    if rule.type == "first_given":
+        for opt in rule.params.get("options", ()):
+            if opt.get("input") == ns.facts.get("by") and opt.get("rule") is not None:
+                return str(opt["rule"].type)
+    if rule.type == "not_applicable_full" and ns.facts.get("case") != "not_applicable":
+        inner = rule.params.get("rule")
+        return str(inner.type) if inner is not None else ""
+    return rule.type
+
+
+def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapping[str, str]) -> dict[str, str]:
+    f = ns.facts
+    w = node.wording
+    vals = dict(base)
+    vals.update(name=node.name, points=score(ns.points), score=score(ns.score),
+                note=_unterminate(clean_text(f.get("note"))))
+    inner = _inner_rule_type(node, ns)
+    if inner in _RATIO_RULES or ns.value is not None:
+        vals["value"] = pct(ns.value) if inner in _RATIO_RULES else num(ns.value)
+    for k in ("numerator", "denominator"):
+        v = f.get(k)
+        if isinstance(v, Decimal):
+            vals[k] = num(v)
+            vals[f"{k}_money"] = money(v)
+    change = f.get("numerator")
+    if isinstance(change, Decimal):
+        words = {**(report.get("change_words") or {}), **(w.get("change_words") or {})}
+        vals["change"] = money(abs(change))
+        vals["change_word"] = str(words.get("increase" if change > 0 else "decrease", ""))
+    vals["tier"] = str(f.get("tier") or "")
+    choice = str(f.get("choice") or "")
+    vals["choice"] = choice
+    vals["choice_word"] = str((w.get("choice_words") or {}).get(choice, choice))
+    return vals
+
+
+def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], vals: dict[str, str]) -> str:
+    w = node.wording
+    items = ns.facts.get("items") or []
+    unmet = [it for it in items if not it.get("met")]
+    if not unmet:
+        return fill(w.get("full") or (report.get("defaults") or {}).get("checklist_full"), vals)
+    parts = []
+    met = [str(it["text"]) for it in items if it.get("met")]
+    if met:
+        parts.append(fill(report.get("met_items"), {**vals, "items": "，".join(met)}))
+    for it in unmet:
+        tpl = report.get("unmet_item_text") if it.get("unmet") else report.get("unmet_item")
+        parts.append(fill(tpl, {**vals, "text": it["text"], "unmet": it.get("unmet", ""),
+                                "points": score(it["points"])}))
+    if vals.get("note"):
+        parts.append(vals["note"])
+    tpl = w.get("partial") or (report.get("defaults") or {}).get("checklist_partial")
+    return fill(tpl, {**vals, "details": "；".join(parts)})
+
+
+def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapping[str, str]) -> str:
+    """The sentence for one leaf, chosen by its case and rule (without the final 。)."""
+    w = node.wording
+    defaults = report.get("defaults") or {}
+    vals = leaf_values(node, ns, report, base)
+    case = str(ns.facts.get("case") or "normal")
+    if case != "normal":
+        # the indicator's own sentence for the case; else its usual sentence when there is a value
+        tpl = w.get(case) or (w.get("sentence") if ns.value is not None else None) or defaults.get(case)
+        return _unterminate(fill(tpl or defaults.get("sentence"), vals))
+    if node.rule is not None and node.rule.type == "checklist":
+        return _unterminate(_checklist_sentence(node, ns, report, vals))
+    by = ns.facts.get("by")
+    if by and isinstance(w.get("by"), Mapping) and by in w["by"]:
+        return _unterminate(fill(w["by"][by], vals))
+    if "note" in ns.facts and not vals["note"] and w.get("no_note"):
+        return _unterminate(fill(w["no_note"], vals))
+    return _unterminate(fill(w.get("sentence") or defaults.get("sentence"), vals))
+
+
+def indicator_target(row: RowScore, report: Mapping[str, Any]) -> str:
+    """年度指标值 of a perf_indicators row as written in the report and the table: ≥3000人次, 1-7天."""
+    v = row.row.values
+    d = str(v.get("direction") or "")
+    tpl = (report.get("indicator_target") or {}).get(d, "{target}{unit}")
+    target = v.get("target")
+    return fill(tpl, {"target": num(target) if isinstance(target, Decimal) else clean_text(target),
+                      "target_max": num(v.get("target_max")), "unit": clean_text(v.get("unit")),
+                      "name": clean_text(v.get("name"))})
+
+
+def indicator_actual(row: RowScore) -> str:
+    v = row.row.values
+    a = v.get("actual")
+    if a is None or a == "":
+        return "—"
+    if isinstance(a, Decimal):
+        return f"{num(a)}{clean_text(v.get('unit'))}"
+    return clean_text(a)
+
+
+def indicator_line(n: int, row: RowScore, report: Mapping[str, Any]) -> str:
+    v = row.row.values
+    key = "indicator_line_qualitative" if v.get("direction") == "定性" else "indicator_line"
+    vals = {"n": str(n), "name": clean_text(v.get("name")), "target_text": indicator_target(row, report),
+            "target": clean_text(v.get("target")) if not isinstance(v.get("target"), Decimal) else num(v["target"]),
+            "actual": indicator_actual(row), "score": score(row.score), "points": score(row.points)}
+    line = fill(report.get(key) or report.get("indicator_line"), vals)
+    note = clean_text(v.get("deviation_note"))
+    if row.score < row.points and note:
+        line += fill(report.get("indicator_deviation"), {"note": _unterminate(note)})
+    return line
+
+
+# --------------------------------------------------------------------------- the outline
+class _Composer:
+    def __init__(self, scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str] | None):
+        self.scheme = scheme
+        self.sub = sub
+        self.card = card
+        self.r: Mapping[str, Any] = scheme.report
+        self.h: Mapping[str, str] = self.r.get("headings") or {}
+        self.ctx = dict(ctx) if ctx is not None else unit_context(scheme, sub)
+        self.ctx["total"] = score(card.total)
+        self.ctx["grade"] = card.grade
+        self.scores = {n.id: n for lv in card.levels for n in lv.walk()}
+        self.out: list[Para] = []
+
+    def add(self, kind: str, text: str, **kw: Any) -> None:
+        self.out.append(Para(kind, text, **kw))
+
+    def body(self, template: Any, **extra: str) -> None:
+        self.add("body", fill(template, {**self.ctx, **extra}))
+
+    def numbered(self, items: Iterable[str]) -> None:
+        tpl = self.r.get("list_item", "{n}. {text}")
+        for n, item in enumerate(items, start=1):
+            self.add("body", fill(tpl, {"n": str(n), "text": terminate(item)}))
+
+    # ---- sections
+    def compose(self) -> list[Para]:
+        self.title()
+        self.opening()
+        self.overview()
+        self.money()
+        self.execution()
+        self.performance()
+        self.lists()
+        self.signature()
+        return self.out
+
+    def title(self) -> None:
+        t = self.r.get("title") or ""
+        segments = [fill(s, self.ctx) for s in (t if isinstance(t, list) else [t])]
+        self.add("title", "\n".join(layout.title_lines(segments)))
+
+    def opening(self) -> None:
+        notice = clean_text(self.sub.get("notice"))
+        key = "opening" if notice else "opening_no_notice"
+        self.body(self.r.get(key), basis=fill(self.r.get("basis"), self.ctx), notice=notice)
+
+    def overview(self) -> None:
+        self.add("h1", self.h.get("overview", ""))
+        self.add("h2", self.h.get("basic", ""))
+        functions = clean_lines(self.sub.get("functions"))
+        has_count = self.sub.get("internal_unit_count") not in (None, "")
+        has_units = bool(self.ctx.get("internal_units"))
+        variant = {(True, True): "basic_info", (False, False): "basic_info_no_units",
+                   (True, False): "basic_info_count_only", (False, True): "basic_info_units_only"}
+        tpl = self.r.get(variant[(has_count, has_units)]) or self.r.get("basic_info_no_units")
+        first = functions[0] if functions else ""
+        self.add("body", terminate(fill(tpl, {**self.ctx, "functions": first})))
+        for line in functions[1:]:
+            self.add("body", terminate(line))
+        self.add("h2", self.h.get("staff", ""))
+        self.body(self.r.get("staff"))
+
+    def money(self) -> None:
+        self.add("h1", self.h.get("money", ""))
+        self.body(self.r.get("money"))
+
+    def execution(self) -> None:
+        self.add("h1", self.h.get("execution", ""))
+        intro = self.r.get("score_intro")
+        if isinstance(intro, Mapping):
+            intro = intro.get(self.card.grade) or next(iter(intro.values()), "")
+        self.body(intro)
+        for n, node in enumerate(self.scheme.levels, start=1):
+            ns = self.scores[node.id]
+            self.add("h3", fill(self.r.get("level_heading"),
+                                {"n": str(n), "name": node.name, "points": score(node.points),
+                                 "score": score(ns.score)}))
+            for child in node.children:
+                self.level2(child, self.scores[child.id])
+
+    def level2(self, node: Node, ns: NodeScore) -> None:
+        pairs = [(leaf, self.scores[leaf.id]) for leaf in node.walk() if leaf.is_leaf]
+        head = {"name": node.name, "score": score(ns.score), "points": score(ns.points)}
+        if any(leaf.wording.get("heading") or (leaf.rule and leaf.rule.type == "indicator_table")
+               for leaf, _ in pairs):
+            self.add("body", fill(self.r.get("level2_blocks"), head))
+            for leaf, ls in pairs:
+                self.block(leaf, ls)
+            return
+        items = self._merged_sentences(pairs)
+        key = "level2" if len(items) > 1 else "level2_single"
+        self.add("body", terminate(fill(self.r.get(key), {**head, "items": "；".join(items)})))
+
+    def _merged_sentences(self, pairs: list[tuple[Node, NodeScore]]) -> list[str]:
+        """One sentence per leaf; neighbouring leaves with the same special-case sentence (两项“无新建
+        楼堂馆所”) are reported once with their scores added, so the parts still add up."""
+        out: list[str] = []
+        prev: tuple[str, Any] | None = None
+        acc = Decimal(0)
+        for leaf, ls in pairs:
+            case = str(ls.facts.get("case") or "normal")
+            tpl = leaf.wording.get(case) if case != "normal" else None
+            if tpl is not None and prev == (case, tpl):
+                acc += ls.score
+                merged = replace(ls, score=acc)
+                out[-1] = leaf_sentence(leaf, merged, self.r, self.ctx)
+                continue
+            prev = (case, tpl) if tpl is not None else None
+            acc = ls.score
+            out.append(leaf_sentence(leaf, ls, self.r, self.ctx))
+        return out
+
+    def block(self, leaf: Node, ls: NodeScore) -> None:
+        vals = leaf_values(leaf, ls, self.r, self.ctx)
+        heading = fill(leaf.wording.get("heading"), vals)
+        if leaf.rule is not None and leaf.rule.type == "indicator_table":
+            self.add("body", heading or fill(self.r.get("indicator_heading"), vals))
+            if not ls.rows:
+                self.add("body", fill(self.r.get("no_indicators"), vals))
+            for n, row in enumerate(ls.rows, start=1):
+                self.add("body", indicator_line(n, row, self.r))
+            return
+        self.add("body", terminate(heading + leaf_sentence(leaf, ls, self.r, self.ctx)))
+
+    def performance(self) -> None:
+        self.add("h1", self.h.get("performance", ""))
+        self.add("h2", self.h.get("duty_analysis", ""))
+        for line in clean_lines(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
+            self.add("body", terminate(line))
+        self.add("h2", self.h.get("benefits", ""))
+        n = 0
+        for b in self.r.get("benefits") or []:
+            lines = clean_lines(self.sub.get(b["key"]), numbered=True)
+            label = str(b.get("label", ""))
+            if lines and label and lines[0].startswith(label):  # the clerk repeated the label
+                lines[0] = lines[0][len(label):].lstrip("：:，, ")
+                lines = [x for x in lines if x]
+            if not lines:
+                continue
+            n += 1
+            self.add("body", fill(self.r.get("benefit_item"),
+                                  {"n": str(n), "label": label, "text": terminate(lines[0])}))
+            for line in lines[1:]:
+                self.add("body", terminate(line))
+        if n == 0:
+            self.add("body", self.r.get("none", "无。"))
+        self.add("h2", self.h.get("admin_efficiency", ""))
+        self.numbered(clean_lines(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
+
+    def lists(self) -> None:
+        for key in ("problems", "plans"):
+            self.add("h1", self.h.get(key, ""))
+            items: list[str] = []
+            for row in self.sub.tables.get(key, ()):
+                lines = clean_lines(row.values.get(key), numbered=True)
+                if lines:
+                    items.append("".join(terminate(x) for x in lines))
+            if items:
+                self.numbered(items)
+            else:
+                self.add("body", self.r.get("none", "无。"))
+
+    def signature(self) -> None:
+        self.add("body", "")
+        self.add("signature", self.ctx["unit_name"])
+        self.add("signature", cn_date(self.sub.get("report_date")))
+
+
+def compose(scheme: Scheme, sub: Submission, card: Scorecard,
+            ctx: Mapping[str, str] | None = None) -> list[Para]:
+    """The report body from the title to the date, as paragraphs (``ctx``: ``unit_context``)."""
+    return _Composer(scheme, sub, card, ctx).compose()

@@ -1,0 +1,207 @@
+"""The appendix 部门整体支出绩效自评表 as table models (cells with spans and vertical merges).
+
+Two tables share the 156 mm text width: the unit's overview (unit, year, money, 年度总体目标) and
+the indicators (every scheme leaf and every perf_indicators row, with a 总分 row) whose column
+header row repeats on each page. ``writer.py`` turns them into WordprocessingML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..model import NodeScore, Scorecard, Submission
+from ..schemes import Node, Rule, Scheme
+from . import layout
+from .narrative import clean_text, fill, indicator_actual, indicator_target, num, pct, score
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    span: int = 1  # grid columns covered
+    merge: str | None = None  # "restart" | "continue": vertical merge with the cells below/above
+    align: str = "center"  # "center" | "left"
+    head: bool = False  # column header text (表格表头 style)
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[Cell, ...]
+    header: bool = False  # repeat at the top of each page
+    cant_split: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    widths: tuple[int, ...]  # twips, summing to the text width
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Appendix:
+    attachment: str  # 附件：部门整体支出绩效自评表
+    tables: tuple[Table, ...]
+
+
+def _widths(mm: tuple[float, ...]) -> tuple[int, ...]:
+    """Millimetre widths → twips summing exactly to 156 mm (the last column takes the rounding)."""
+    total = layout.mm(sum(mm))
+    tw = [layout.mm(x) for x in mm[:-1]]
+    return (*tw, total - sum(tw))
+
+
+OVERVIEW_MM = (26.0, 22.0, 22.0, 21.0, 21.0, 22.0, 22.0)
+INDICATORS_MM = (18.0, 18.0, 32.0, 21.0, 21.0, 10.0, 10.0, 26.0)
+DASH = "—"
+
+
+def _pct_param(x: Any) -> str:
+    return pct(x) if isinstance(x, Decimal) else DASH
+
+
+def rule_target(rule: Rule | None, by: str | None = None) -> str:
+    """年度指标值 of a scheme indicator, from its rule when the wording does not give one."""
+    if rule is None:
+        return DASH
+    p = rule.params
+    t = rule.type
+    if t == "ratio_cap":
+        return f"≤{_pct_param(p.get('cap'))}"
+    if t == "ratio_floor":
+        return f"≥{_pct_param(p.get('floor'))}"
+    if t == "proportional":
+        return f"≥{_pct_param(p.get('target'))}"
+    if t == "bands":
+        bands = list(p.get("bands") or ())
+        if bands:
+            best = max(bands, key=lambda b: b.get("points") or 0)
+            for op, sign in (("eq", ""), ("le", "≤"), ("lt", "<"), ("ge", "≥"), ("gt", ">")):
+                if best.get(op) is not None:
+                    return f"{sign}{pct(best[op])}"
+        return DASH
+    if t == "not_applicable_full":
+        return rule_target(p.get("rule"))
+    if t == "tiers":
+        tiers = p.get("tiers") or ()
+        return str(tiers[0]["name"]) if tiers else DASH
+    if t == "lookup":
+        table = p.get("table") or {}
+        return str(max(table, key=lambda k: table[k])) if table else DASH
+    if t == "first_given":
+        opts = p.get("options") or ()
+        used = [o for o in opts if o.get("input") == by] or list(opts[:1])
+        return rule_target(used[0].get("rule")) if used else DASH
+    return DASH
+
+
+def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
+    f = ns.facts
+    case = f.get("case")
+    if case == "not_applicable" or (case == "zero_denominator" and ns.value is None):
+        return str(node.wording.get("table_not_applicable") or tbl.get("not_applicable", DASH))
+    rule = node.rule
+    if rule is not None and rule.type == "checklist":
+        items = f.get("items") or []
+        unmet = [it for it in items if not it.get("met")]
+        if not unmet:
+            return str(tbl.get("checklist_all", DASH))
+        return fill(tbl.get("checklist_some"), {"met": str(len(items) - len(unmet)), "unmet": str(len(unmet))})
+    if f.get("tier"):
+        return str(f["tier"])
+    if f.get("choice"):
+        return str(f["choice"])
+    if ns.value is not None:
+        return pct(ns.value)
+    return DASH
+
+
+def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
+    m = sub.money
+    start = m("carryover_start") + m("budget_initial")
+    full = start + m("budget_added")
+    spent = m("spend_basic") + m("spend_project")
+    exe_id = scheme.report.get("execution_indicator")
+    exe = card.node(str(exe_id)) if exe_id else None
+    labels: Mapping[str, str] = tbl.get("labels") or {}
+
+    def lab(key: str) -> str:
+        return str(labels.get(key, key))
+
+    def plain_money(x: Decimal) -> str:  # the label says 万元
+        return num(x)
+
+    rows = [
+        Row((Cell(lab("unit")), Cell(sub.unit_name, span=3), Cell(lab("year")),
+             Cell(fill(tbl.get("year_value", "{fiscal_year}"), {"fiscal_year": str(sub.fiscal_year or "")}),
+                  span=2))),
+        Row((Cell(lab("money"), merge="restart"), Cell(lab("budget_start"), head=True),
+             Cell(lab("budget_full"), head=True), Cell(lab("spent"), head=True), Cell(lab("points"), head=True),
+             Cell(lab("rate"), head=True), Cell(lab("score"), head=True))),
+        Row((Cell("", merge="continue"), Cell(plain_money(start)), Cell(plain_money(full)),
+             Cell(plain_money(spent)), Cell(score(exe.points) if exe else DASH),
+             Cell(pct(spent / full) if full else DASH), Cell(score(exe.score) if exe else DASH))),
+        Row((Cell(lab("goal"), merge="restart"), Cell(lab("goal_expected"), span=3, head=True),
+             Cell(lab("goal_actual"), span=3, head=True))),
+        Row((Cell("", merge="continue"),
+             Cell(clean_text(sub.get("goal_expected")) or DASH, span=3, align="left"),
+             Cell(clean_text(sub.get("goal_actual")) or DASH, span=3, align="left")), cant_split=False),
+    ]
+    return Table(_widths(OVERVIEW_MM), tuple(rows))
+
+
+def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
+    report = scheme.report
+    labels: Mapping[str, str] = tbl.get("labels") or {}
+    head = ("level1", "level2", "level3", "target", "actual", "points", "score", "deviation")
+    lines: list[tuple[str, str, str, str, str, str, str, str]] = []
+    nodes = {n.id: n for n in scheme.nodes()}
+    for leaf in card.leaves():
+        node = nodes.get(leaf.id)
+        if node is None:
+            continue
+        path = leaf.path
+        l1 = path[0] if path else ""
+        l2 = path[1] if len(path) > 2 else ""
+        if node.rule is not None and node.rule.type == "indicator_table" and leaf.rows:
+            for rs in leaf.rows:
+                v = rs.row.values
+                # the group is itself a 一级指标 (mof-2020: 产出指标 → 数量指标 → row) or sits deeper
+                # in the scheme (jianghua-2023: 产出及效率 → … → 产出指标 → row)
+                r1, r2 = ((l1, clean_text(v.get("level2"))) if l1 == clean_text(v.get("level1"))
+                          else (l1, leaf.name))
+                lines.append((r1, r2, clean_text(v.get("name")), indicator_target(rs, report), indicator_actual(rs),
+                              score(rs.points), score(rs.score),
+                              clean_text(v.get("deviation_note")) if rs.score < rs.points else ""))
+            continue
+        target = str(node.wording.get("target") or rule_target(node.rule, leaf.facts.get("by")))
+        note = clean_text(leaf.facts.get("note")) if leaf.score < leaf.points else ""
+        lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), score(leaf.points),
+                      score(leaf.score), note))
+
+    rows = [Row(tuple(Cell(str(labels.get(h, h)), head=True) for h in head), header=True)]
+    for i, line in enumerate(lines):
+        cells = []
+        for col in (0, 1):  # merge equal 一级 (and, within them, 二级) names down the column
+            same = i > 0 and all(lines[i - 1][c] == line[c] for c in range(col + 1)) and line[col] != ""
+            nxt = i + 1 < len(lines) and all(lines[i + 1][c] == line[c] for c in range(col + 1)) and line[col] != ""
+            merge = "continue" if same else ("restart" if nxt else None)
+            cells.append(Cell("" if same else line[col], merge=merge))
+        cells.append(Cell(line[2], align="left"))
+        cells += [Cell(line[3]), Cell(line[4]), Cell(line[5]), Cell(line[6]), Cell(line[7], align="left")]
+        rows.append(Row(tuple(cells)))
+    rows.append(Row((Cell(str(labels.get("total", "总分")), span=5, head=True), Cell(score(scheme.total)),
+                     Cell(score(card.total)),
+                     Cell(fill(tbl.get("grade", "{grade}"), {"grade": card.grade}), align="left"))))
+    return Table(_widths(INDICATORS_MM), tuple(rows))
+
+
+def appendix(scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str]) -> Appendix:
+    r = scheme.report
+    tbl: Mapping[str, Any] = r.get("table") or {}
+    return Appendix(
+        attachment=fill(r.get("attachment_title"), ctx),
+        tables=(_overview(scheme, sub, card, tbl), _indicators(scheme, card, tbl)),
+    )

@@ -1,0 +1,52 @@
+"""Problems → the returned workbook: the standard template regenerated with the clerk's own values.
+
+Regenerating (rather than editing the clerk's file with openpyxl) keeps the dropdowns, defined
+names and protection intact. Every cell named by a problem is marked (fill + comment), and a
+问题清单 sheet goes first. Cells are mapped through their logical location (field key or table
+row/column), so a clerk's inserted rows do not shift the marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .model import Problem
+from .schemes import Scheme
+
+
+def marks_for(raw: Any, problems: Sequence[Problem]) -> dict[str, list[str]]:
+    """Logical location → messages, for every cell of every problem."""
+    marks: dict[str, list[str]] = {}
+    for p in problems:
+        locs = []
+        for addr in p.cells or ((f"{p.sheet}!{p.cell}",) if p.sheet and p.cell else ()):
+            loc = raw.logical_location(addr)
+            if loc:
+                locs.append(loc)
+        if not locs and p.field and p.field in raw.values:
+            locs.append(p.field)
+        tag = "错误" if p.severity == "error" else "提示"
+        for loc in dict.fromkeys(locs):
+            marks.setdefault(loc, []).append(f"【{tag}】{p.message}")
+    return marks
+
+
+def table_rows(raw: Any) -> dict[str, list[dict[str, Any]]]:
+    """The clerk's table rows as typed, keeping blank rows between filled ones (row indexes stay)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, t in raw.tables.items():
+        rows = [vals for _, vals in t.rows]
+        while rows and all(v is None or str(v).strip() == "" for v in rows[-1].values()):
+            rows.pop()
+        out[name] = rows
+    return out
+
+
+def write_returned(scheme: Scheme, raw: Any, problems: Sequence[Problem], path: Path) -> None:
+    from .template import write_workbook
+
+    meta = {k: v for k, v in (raw.meta or {}).items() if k == "unit_code" and v}
+    write_workbook(scheme, path, values=dict(raw.values), tables=table_rows(raw), meta=meta,
+                   marks=marks_for(raw, problems), problems=list(problems))
