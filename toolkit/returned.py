@@ -8,6 +8,7 @@ row/column), so a clerk's inserted rows do not shift the marks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,25 @@ def table_rows(raw: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
+    """The problem with its cells named where they are in the regenerated workbook (a clerk who
+    inserted rows had them elsewhere); cells with no logical location keep their address."""
+    from .template import cell_address
+
+    moved: list[str] = []
+    for addr in p.cells:
+        loc = raw.logical_location(addr)
+        where = cell_address(scheme, loc) if loc else None
+        moved.append(f"{where[0]}!{where[1]}" if where else addr)
+    if not moved:
+        return p
+    sheet, cell = moved[0].rsplit("!", 1)
+    return dataclasses.replace(p, sheet=sheet, cell=cell, cells=tuple(moved))
+
+
 def write_returned(scheme: Scheme, raw: Any, problems: Sequence[Problem], path: Path) -> None:
     from .template import write_workbook
 
     meta = {k: v for k, v in (raw.meta or {}).items() if k == "unit_code" and v}
     write_workbook(scheme, path, values=dict(raw.values), tables=table_rows(raw), meta=meta,
-                   marks=marks_for(raw, problems), problems=list(problems))
+                   marks=marks_for(raw, problems), problems=[relocated(scheme, raw, p) for p in problems])
