@@ -118,6 +118,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     entry = _unit_entry(rel, status, sub.values if sub is not None else None)
     entry["problems"] = [p.as_dict() for p in _sort_problems(problems)]
     entry["_scheme"] = check.scheme.id if check.scheme else None
+    entry["_unit_cell"] = sub.cells.get("unit_name") if sub is not None else None
     if status == "ok" and card is not None and sub is not None:
         entry["total"] = _fmt_num(card.total)
         entry["grade"] = card.grade
@@ -156,23 +157,33 @@ def _write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Pat
 
 # --------------------------------------------------------------------------- duplicates
 def find_duplicates(entries: list[dict[str, Any]]) -> dict[str, list[Problem]]:
-    """Same unit and year (same unit_code when both have one, else same trimmed unit_name)."""
-    out: dict[str, list[Problem]] = {}
+    """Same unit and year: same unit_code when both have one, else same trimmed unit_name.
+
+    Grouped by (year, code) and (year, name), so a province-sized folder stays linear.
+    """
     readable = [e for e in entries if e["status"] != "unreadable" and e.get("fiscal_year")]
-    for i, a in enumerate(readable):
-        for b in readable[i + 1:]:
-            if a["fiscal_year"] != b["fiscal_year"]:
-                continue
-            if a.get("unit_code") and b.get("unit_code"):
-                same = a["unit_code"] == b["unit_code"]
-            else:
-                same = bool(a.get("unit_name")) and (a.get("unit_name") or "").strip() == (b.get("unit_name") or "").strip()
-            if not same:
-                continue
-            for me, other in ((a, b), (b, a)):
-                out.setdefault(me["file"], []).append(problem(
-                    "duplicate_unit", sheet="基本信息", cell=None, field="unit_name",
-                    other=other["file"], unit=me.get("unit_name") or me.get("unit_code") or "", year=me["fiscal_year"]))
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, e in enumerate(readable):
+        if e.get("unit_code"):
+            groups.setdefault(("code", e["fiscal_year"], e["unit_code"]), []).append(i)
+        if (e.get("unit_name") or "").strip():
+            groups.setdefault(("name", e["fiscal_year"], e["unit_name"].strip()), []).append(i)
+    pairs = sorted({(i, j) for m in groups.values() for x, i in enumerate(m) for j in m[x + 1:]})
+    out: dict[str, list[Problem]] = {}
+    for i, j in pairs:
+        a, b = readable[i], readable[j]
+        if a.get("unit_code") and b.get("unit_code"):
+            same = a["unit_code"] == b["unit_code"]
+        else:
+            same = (a.get("unit_name") or "").strip() == (b.get("unit_name") or "").strip()
+        if not same:
+            continue
+        for me, other in ((a, b), (b, a)):
+            addr = me.get("_unit_cell")
+            sheet, cell = addr.rsplit("!", 1) if addr else ("基本信息", None)
+            out.setdefault(me["file"], []).append(problem(
+                "duplicate_unit", sheet=sheet, cell=cell, cells=(addr,) if addr else (), field="unit_name",
+                other=other["file"], unit=me.get("unit_name") or me.get("unit_code") or "", year=me["fiscal_year"]))
     return out
 
 
@@ -363,8 +374,9 @@ def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | Non
     summary.write_summary(result.as_dict(), summary_scheme, out / SUMMARY_FILE)
     import json
 
-    atomic.write_bytes(out / RESULTS_FILE,
-                       (json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    with atomic.atomic_path(out / RESULTS_FILE) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        json.dump(result.as_dict(), fh, ensure_ascii=False, indent=2)  # streamed: no whole-file string
+        fh.write("\n")
     return result
 
 

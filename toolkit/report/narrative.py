@@ -7,6 +7,7 @@ as a list of ``Para`` blocks (the appendix table is built by ``table.py``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -91,23 +92,30 @@ _NUMBERING = re.compile(
 _TERMINAL = "。！？…；：!?"
 
 
+_CJK_RE = re.compile(f"[{_CJK}]")
+_HAN_RE = re.compile(f"[{_HAN}]")
+_DOUBLE_OPEN = re.compile("《{2,}")
+_DOUBLE_CLOSE = re.compile("》{2,}")
+
+
 def _is_cjk(c: str) -> bool:
-    return bool(c) and re.match(f"[{_CJK}]", c) is not None
+    return bool(c) and _CJK_RE.match(c) is not None
 
 
+@functools.lru_cache(maxsize=8192)
 def clean_line(s: str) -> str:
     """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
     Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
     s = _CONTROL.sub("", s).strip()
     s = _DOC_NO.sub(r"〔\1〕\2号", s)
-    s = re.sub("《{2,}", "《", s)
-    s = re.sub("》{2,}", "》", s)
+    s = _DOUBLE_OPEN.sub("《", s)
+    s = _DOUBLE_CLOSE.sub("》", s)
 
     def paren(m: re.Match[str]) -> str:
         before = s[m.start() - 1] if m.start() else ""
         after = s[m.end()] if m.end() < len(s) else ""
         inner = m.group(1)
-        if _is_cjk(before) or _is_cjk(after) or re.search(f"[{_HAN}]", inner):
+        if _is_cjk(before) or _is_cjk(after) or _HAN_RE.search(inner):
             return f"（{inner}）"
         return m.group(0)
 
