@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 from urllib.parse import quote
 
+from . import names
 from .atomic import write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
@@ -218,11 +219,7 @@ def _display_name(value: object) -> str:
 
 def safe_file_stem(name: str, limit: int = 80) -> str:
     """A file name stem for Windows and Unix: no / \\ : * ? " < > |, control chars, leading dots."""
-    text = re.sub(r'[/\\:*?"<>|]', "", one_line(name, 1000)).strip().lstrip(".").strip()
-    text = text[:limit].rstrip(". ")
-    if re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?", text):
-        text = "_" + text
-    return text or "未命名"
+    return names.safe_file_stem(one_line(name, 1000), limit, fallback="未命名")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from . import atomic
 from . import fields as F
 from .fields import Column, Field, Table
 from .model import Problem
+from .names import safe_file_stem
 from .schemes import DEFAULT_SCHEME, Expr, Node, Rule, Scheme
 
 __all__ = [
@@ -1168,18 +1169,9 @@ def template_file_name(scheme: Scheme) -> str:
     return safe_file_name(f"{stem}_{scheme.id}") + ".xlsx"
 
 
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-_BAD_CHARS = re.compile(r'[/\\:*?"<>|]')
-
-
 def safe_file_name(name: str, max_len: int = 80) -> str:
     """A file name stem that is safe on Windows and cannot leave its folder (no extension added)."""
-    s = "".join(ch for ch in str(name) if unicodedata.category(ch)[0] != "C")
-    s = _BAD_CHARS.sub("", s).strip().lstrip(".").strip()
-    s = s[:max_len].rstrip(" .")
-    if s.split(".")[0].upper() in _RESERVED:
-        s = "_" + s
-    return s or "未命名单位"
+    return safe_file_stem(name, max_len)
 
 
 # --------------------------------------------------------------------------- roster

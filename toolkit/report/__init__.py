@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
 from .. import atomic
 from ..model import Scorecard, Submission
+from ..names import safe_file_stem
 from ..schemes import Scheme
 from . import layout, narrative, table, writer
 
@@ -39,23 +39,10 @@ def write_report(scheme: Scheme, submission: Submission, scorecard: Scorecard, p
 
 
 REPORT_SUFFIX = "年度部门整体支出绩效自评报告.docx"
-_BAD_CHARS = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
-_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$", re.IGNORECASE)
 MAX_NAME_CHARS = 150
-MAX_NAME_BYTES = 240  # most file systems allow 255 bytes per name
 
 
 def report_file_name(submission: Submission) -> str:
     """``<单位名称><年度>年度部门整体支出绩效自评报告.docx``, safe on Windows, macOS and Linux."""
-    unit = _BAD_CHARS.sub("", submission.unit_name)
-    unit = re.sub(r"\s+", " ", unit).strip().lstrip(".").strip() or "未命名单位"
-    year = str(submission.fiscal_year or "")
-    suffix = f"{year}{REPORT_SUFFIX}"
-    while unit and (len(unit) + len(suffix) > MAX_NAME_CHARS
-                    or len((unit + suffix).encode("utf-8")) > MAX_NAME_BYTES):
-        unit = unit[:-1]
-    unit = unit.rstrip(" .")
-    name = unit + suffix
-    if _RESERVED.match(unit):
-        name = "_" + name
-    return name
+    suffix = f"{submission.fiscal_year or ''}{REPORT_SUFFIX}"
+    return safe_file_stem(submission.unit_name, MAX_NAME_CHARS - len(suffix), suffix=suffix)
