@@ -88,6 +88,15 @@ CATALOGUE: dict[str, Entry] = {
     "bad_qualitative": Entry("error", "定性指标的实际完成值应为 达成、部分达成 或 未达成，现为“{value}”",
                              "请填写 达成、部分达成 或 未达成"),
     "self_score_not_qualitative": Entry("warning", "自评得分只用于定性指标，本行已按计算结果评分", "可清空该单元格"),
+    # --- added by intake/validate
+    "sheet_too_large": Entry("error", "无法读取：工作表“{sheet}”的内容一直延伸到 {far} 单元格，区域过大",
+                             "请在该工作表按 Ctrl+End 找到并删除多余的内容后重新报送"),
+    "missing_column": Entry("error", "表格“{title}”缺少列“{header}”",
+                            "请不要删除表格的列或修改表头，可从原始模板复制该表格"),
+    "not_positive": Entry("error", "“{label}”应大于 0，现为 {value}", "请填写大于 0 的分值"),
+    "direction_conflict": Entry("error", "“{label}”填写为“{value}”，与指标性质“{direction}”不一致",
+                                "请核对指标性质和年度指标值"),
+    "bad_interval": Entry("error", "“{label}”的区间下限 {low} 大于上限 {high}", "请核对年度指标值和指标值上限"),
     "table_empty": Entry("error", "“{title}”至少需要填写一行", "请在表格中填写"),
     "zero_denominator": Entry("error", "“{label}”无法计算：分母为 0（{cells}）", "请核对相关数据"),
     "first_given_blank": Entry("error", "“{label}”的评分依据均未填写：{labels}", "请至少填写其中一项"),
@@ -107,6 +116,7 @@ def problem(code: str, *, sheet: str | None = None, cell: str | None = None,
     cells_t = tuple(cells)
     if not cells_t and sheet and cell:
         cells_t = (f"{sheet}!{cell}",)
+    params.setdefault("sheet", sheet or "")
     params.setdefault("cell", cell or "")
     params.setdefault("cells", "、".join(cells_t))
     msg = entry.message.format(**params)

@@ -1,0 +1,821 @@
+"""File safety checks, then reading a completed workbook by defined name and table name.
+
+``read_workbook(path, rel)`` reads the file once (read-only, into memory), refuses anything that
+is not a safe .xlsx before any parser sees it (encrypted, legacy formats, zip and XML bombs), then
+locates every value through the workbook's own ``xl/workbook.xml`` (defined names, sheets) and
+table parts, and reads cell values with python-calamine. Inserted rows/columns and re-saves by
+Excel, WPS or LibreOffice do not matter. Nothing here knows about schemes: validate.py decides
+what is required and what is missing.
+
+Decisions where the spec is silent:
+- Content wins over the extension: an OLE file is encrypted when it has an EncryptionInfo stream or
+  is named .xlsx/.xlsm, else a legacy format; a real .xlsx named .xls is read; .xlsb and .ods
+  (even renamed) are legacy formats; .csv is legacy by its extension.
+- Limits (``Limits``): entries, declared sizes, ratio, total, XML prolog length, the size of the
+  parts parsed, and a sheet's value extent (calamine builds a dense grid up to the farthest value and
+  aborts the process on a value at XFD1048576: ``sheet_too_large``).
+- Defined names match case-insensitively, workbook scope first, sheet scope as a fallback.
+- A table is found by its table part's name anywhere in the workbook, else by its header row on its
+  sheet (re-saves that drop table parts). Rows typed directly below a table's range belong to it
+  (LibreOffice does not grow tables), up to the first blank row.
+- Files being written: a file modified in the last 3 s is stat'ed again 50 ms later and skipped if
+  it changed or is empty. An older empty file is reported (not_xlsx), as spec 05 asks.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import re
+import time
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeET
+import python_calamine as pc
+from defusedxml import DefusedXmlException
+
+from . import fields
+from .messages import problem
+from .model import Problem
+from .normalize import FormulaError, clean_text, display
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a real workbook never exceeds (a filled template is < 1 MB, < 10 MB unpacked)."""
+
+    max_file_size: int = 100 * MB  # on disk
+    max_entries: int = 2000
+    max_entry_size: int = 100 * MB  # declared uncompressed size of one part
+    max_total_size: int = 200 * MB  # sum of declared uncompressed sizes
+    max_ratio: float = 200  # uncompressed / compressed, for parts larger than ratio_min_size
+    ratio_min_size: int = 1 * MB
+    max_prolog: int = 64 * 1024  # bytes before the root element of an XML part
+    # calamine holds a sheet as a dense grid from A1 to its farthest value: one stray value at
+    # XFD1048576 would need 17 billion cells (the process aborts). The template needs ~2,000.
+    max_sheet_cells: int = 2_000_000
+    max_tree_part: int = 5 * MB  # workbook.xml, relationships, tables (parsed into a tree here)
+    max_cell_part: int = 20 * MB  # a sheet, sharedStrings.xml, styles.xml (parsed by calamine)
+
+
+LIMITS = Limits()
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+# Formats a clerk must "save as .xlsx": suffix → name shown in the message.
+LEGACY_FORMATS: dict[str, str] = {
+    ".xls": "Excel 97-2003 工作簿（.xls）",
+    ".et": "WPS 表格（.et）",
+    ".ett": "WPS 表格模板（.ett）",
+    ".ods": "OpenDocument 电子表格（.ods）",
+    ".csv": "CSV 文本（.csv）",
+    ".xlsb": "Excel 二进制工作簿（.xlsb）",
+}
+CANDIDATE_SUFFIXES = frozenset(WORKBOOK_SUFFIXES) | frozenset(LEGACY_FORMATS)
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+_REL_OFFICE_DOC = "/officeDocument"
+_REL_WORKSHEET = "/worksheet"
+_REL_TABLE = "/table"
+# A file modified this recently is checked for growth (still being copied or saved).
+_FRESH_SECONDS = 3.0
+_SETTLE_SECONDS = 0.05
+# What reading a damaged zip part may raise.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
+
+
+class IntakeError(Exception):
+    """The file cannot be read at all; ``problem`` says why (unreadable)."""
+
+    def __init__(self, prob: Problem):
+        super().__init__(prob.message)
+        self.problem = prob
+
+
+# --------------------------------------------------------------------------- cell addresses
+def col_letter(n: int) -> str:
+    """1 → A, 27 → AA."""
+    s = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def col_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+_CELL_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
+_REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!(.+)$")
+
+
+def split_cell(cell: str) -> tuple[int, int] | None:
+    """"C7" → (7, 3) (row, column), 1-based."""
+    m = _CELL_RE.match(cell.strip())
+    if not m:
+        return None
+    return int(m.group(2)), col_number(m.group(1))
+
+
+def split_address(address: str) -> tuple[str, str] | None:
+    """"收支情况!C7" or "'收支 情况'!$C$7" → (sheet, "C7")."""
+    m = _REF_RE.match(address.strip())
+    if not m:
+        return None
+    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    rc = split_cell(m.group(3).split(":")[0])
+    if rc is None:
+        return None
+    return sheet, f"{col_letter(rc[1])}{rc[0]}"
+
+
+def address(sheet: str, row: int, col: int) -> str:
+    return f"{sheet}!{col_letter(col)}{row}"
+
+
+# --------------------------------------------------------------------------- result objects
+@dataclass(frozen=True)
+class RawTable:
+    """One list table as found in the workbook, every data row kept (blank ones too)."""
+
+    name: str
+    sheet: str
+    header_row: int  # Excel row number of the header
+    columns: dict[str, str]  # column key → column letter
+    rows: tuple[tuple[int, dict[str, Any]], ...]  # (Excel row number, column key → raw value)
+    missing_columns: tuple[str, ...] = ()  # column keys whose header was not found
+    located_by: str = "table"  # "table" (a table part) or "header" (header row on the sheet)
+
+    def nonblank_rows(self) -> list[tuple[int, int, dict[str, Any]]]:
+        """(index among data rows, 1-based; Excel row; values) of rows with anything in them."""
+        return [(i, r, vals) for i, (r, vals) in enumerate(self.rows, start=1)
+                if any(not _blank(v) for v in vals.values())]
+
+    def address(self, excel_row: int, key: str) -> str:
+        return f"{self.sheet}!{self.columns[key]}{excel_row}"
+
+
+@dataclass(frozen=True)
+class RawWorkbook:
+    """Everything read from one workbook, before any normalisation.
+
+    ``values`` maps each defined name (lower-case; = field key) to the raw cell value (None when
+    blank; a ``FormulaError`` for #DIV/0! etc.); ``addresses`` maps it to "sheet!C5".
+    ``broken`` holds names whose reference is invalid (#REF!, a deleted sheet).
+    """
+
+    file: str
+    values: dict[str, Any]
+    addresses: dict[str, str]
+    tables: dict[str, RawTable]
+    meta: dict[str, Any]
+    problems: tuple[Problem, ...] = ()
+    sheet_names: tuple[str, ...] = ()
+    broken: dict[str, str] = field(default_factory=dict)
+    grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
+    macro: bool = False
+    _reverse: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
+
+    def cell(self, sheet: str, row: int, col: int) -> Any:
+        """The raw value at (row, col) of a sheet that was read (1-based); None when blank/unread."""
+        grid = self.grids.get(sheet)
+        if grid is None or row < 1 or col < 1 or row > len(grid):
+            return None
+        line = grid[row - 1]
+        if col > len(line):
+            return None
+        v = line[col - 1]
+        return None if v == "" else v
+
+    def logical_location(self, addr: str) -> str | None:
+        """"sheet!C7" → the field key there, or "<table>:<row index>:<column key>"; None if neither."""
+        parts = split_address(addr)
+        if parts is None:
+            return None
+        if not self._reverse:
+            rev = self._reverse
+            for key, a in self.addresses.items():
+                p = split_address(a)
+                if p:
+                    rev[p] = key
+            for t in self.tables.values():
+                for i, (r, _) in enumerate(t.rows, start=1):
+                    for key, letter in t.columns.items():
+                        rev[(t.sheet, f"{letter}{r}")] = f"{t.name}:{i}:{key}"
+        return self._reverse.get(parts)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not isinstance(v, FormulaError) and clean_text(v) is None)
+
+
+# --------------------------------------------------------------------------- discovery
+def _skipped_name(name: str) -> bool:
+    return name.startswith((".", "~$")) or name.endswith(".part")
+
+
+def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
+    """Workbook candidates under ``paths`` (files or folders, recursively) → [(path, rel)].
+
+    ``rel`` is the path relative to the folder given (with / separators), or the file's name for
+    a file given directly. Sorted and stable. Skipped silently: Excel lock files ``~$*``, hidden
+    files and folders, and files still being written (size or time changing). Legacy formats
+    (.xls, .et, .ods, .csv) are included so that they get the "save as .xlsx" answer.
+    """
+    found: list[tuple[Path, str, os.stat_result]] = []
+    seen: set[str] = set()
+    rels: set[str] = set()
+
+    def add(p: Path, rel: str) -> None:
+        try:
+            st = p.stat()
+        except OSError:
+            return
+        key = os.path.normcase(os.path.realpath(p))
+        if key in seen:
+            return
+        seen.add(key)
+        if rel in rels:  # two files given directly with the same name
+            rel = p.as_posix()
+        rels.add(rel)
+        found.append((p, rel, st))
+
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            under: list[tuple[Path, str]] = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    p = Path(dirpath) / name
+                    if _skipped_name(name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
+                        continue
+                    under.append((p, p.relative_to(root).as_posix()))
+            for p, rel in sorted(under, key=lambda x: x[1].split("/")):
+                add(p, rel)
+        elif root.is_file() and not root.name.startswith("~$"):
+            add(root, root.name)
+    return [(p, rel) for p, rel, _ in _settled(found)]
+
+
+def _settled(found: list[tuple[Path, str, os.stat_result]]) -> list[tuple[Path, str, os.stat_result]]:
+    """Drop files that are still growing: only recently modified files are stat'ed twice."""
+    now = time.time()
+    fresh = [i for i, (_, _, st) in enumerate(found) if now - st.st_mtime < _FRESH_SECONDS]
+    if not fresh:
+        return found
+    time.sleep(_SETTLE_SECONDS)
+    drop: set[int] = set()
+    for i in fresh:
+        p, _, st = found[i]
+        try:
+            st2 = p.stat()
+        except OSError:
+            drop.add(i)
+            continue
+        if st2.st_size != st.st_size or st2.st_mtime_ns != st.st_mtime_ns or st.st_size == 0:
+            drop.add(i)
+    return [f for i, f in enumerate(found) if i not in drop]
+
+
+# --------------------------------------------------------------------------- safety checks
+def _fail(code: str, **params: Any) -> IntakeError:
+    return IntakeError(problem(code, **params))
+
+
+def sniff(data: bytes, suffix: str) -> zipfile.ZipFile:
+    """Refuse what is not a safe .xlsx package; return the opened zip (central directory only)."""
+    suffix = suffix.lower()
+    if not data:
+        raise _fail("not_xlsx", detail="文件为空（0 字节），可能未保存完整")
+    if data.startswith(OLE_MAGIC):
+        if "EncryptionInfo".encode("utf-16-le") in data or suffix in WORKBOOK_SUFFIXES:
+            raise _fail("encrypted")
+        raise _fail("legacy_format", fmt=LEGACY_FORMATS.get(suffix, LEGACY_FORMATS[".xls"]))
+    if suffix == ".csv":
+        raise _fail("legacy_format", fmt=LEGACY_FORMATS[".csv"])
+    if not data.startswith(ZIP_MAGICS):
+        if suffix in LEGACY_FORMATS:
+            raise _fail("legacy_format", fmt=LEGACY_FORMATS[suffix])
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<html", b"<!doctype html", b"<?xml", b"<table")) or b"<html" in head:
+            raise _fail("not_xlsx", detail="文件内容是网页或 XML 文本，不是 .xlsx 工作簿")
+        raise _fail("not_xlsx", detail="文件内容不是 Excel 工作簿")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+    _check_zip(infos)
+    names = {i.filename for i in infos}
+    if "mimetype" in names and (_read_part(zf, "mimetype") or b"").startswith(_ODS_MIME):
+        raise _fail("legacy_format", fmt=LEGACY_FORMATS[".ods"])
+    if "xl/workbook.bin" in names:
+        raise _fail("legacy_format", fmt=LEGACY_FORMATS[".xlsb"])
+    if suffix in (".ods", ".xls", ".et", ".ett", ".xlsb") and "[Content_Types].xml" not in names:
+        raise _fail("legacy_format", fmt=LEGACY_FORMATS[suffix])
+    return zf
+
+
+def _check_zip(infos: list[zipfile.ZipInfo]) -> None:
+    lim = LIMITS
+    if len(infos) > lim.max_entries:
+        raise _fail("zip_bomb", detail=f"压缩包内有 {len(infos)} 个文件")
+    total = 0
+    for i in infos:
+        if i.file_size > lim.max_entry_size:
+            raise _fail("zip_bomb", detail=f"{i.filename} 解压后声称 {i.file_size // MB} MB")
+        if i.file_size > lim.ratio_min_size and (
+                i.compress_size == 0 or i.file_size / i.compress_size > lim.max_ratio):
+            raise _fail("zip_bomb", detail=f"{i.filename} 压缩比异常")
+        if i.flag_bits & 0x1:
+            raise _fail("encrypted")
+        total += i.file_size
+    if total > lim.max_total_size:
+        raise _fail("zip_bomb", detail=f"解压后共 {total // MB} MB")
+
+
+def _check_prologs(zf: zipfile.ZipFile) -> None:
+    """Refuse any XML part with a DTD (entity definitions) before its root element."""
+    for info in zf.infolist():
+        name = info.filename.lower()
+        if info.is_dir() or not (name.endswith((".xml", ".rels", ".vml"))):
+            continue
+        if not _prolog_ok(zf, info):
+            raise _fail("xml_bomb")
+
+
+def _prolog_ok(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    try:
+        fh = zf.open(info)
+    except _ZIP_ERRORS:
+        raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+    with fh:
+        raw = b""
+        for size in (2048, LIMITS.max_prolog):  # almost always decided by the first 2 KB
+            try:
+                chunk = fh.read(size - len(raw))
+            except _ZIP_ERRORS:
+                raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+            raw += chunk
+            verdict = _scan_prolog(_decode_head(raw), done=len(raw) < size)
+            if verdict is not None:
+                return verdict
+        return False  # no root element within max_prolog bytes
+
+
+def _decode_head(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="ignore")
+    if raw[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        return raw.decode("utf-16-le" if raw[0] == 0x3C else "utf-16-be", errors="ignore")
+    return raw.decode("utf-8", errors="ignore").lstrip("\ufeff")
+
+
+def _scan_prolog(s: str, done: bool) -> bool | None:
+    """True: root element reached without a DTD; False: a DTD or other declaration; None: need more."""
+    pos, n = 0, len(s)
+    while True:
+        while pos < n and s[pos] in " \t\r\n":
+            pos += 1
+        rest = s[pos:pos + 4]
+        if not rest:
+            return True if done else None
+        if rest.startswith("<?") or rest.startswith("<!--"):
+            close = "?>" if rest.startswith("<?") else "-->"
+            end = s.find(close, pos + 2)
+            if end < 0:
+                return True if done else None
+            pos = end + len(close)
+        elif not done and len(rest) < 4 and "<!--".startswith(rest):
+            return None
+        elif rest.startswith("<!"):
+            return False
+        else:
+            return True  # root element (or not XML at all: the parser will say so)
+
+
+# --------------------------------------------------------------------------- package parts
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_part(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """A part's bytes (None when absent); a damaged part (bad CRC, bad deflate data) is not_xlsx."""
+    try:
+        return zf.read(name)
+    except KeyError:
+        return None
+    except _ZIP_ERRORS:
+        raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+
+
+def _check_size(zf: zipfile.ZipFile, name: str, limit: int) -> None:
+    info = zf.NameToInfo.get(name)
+    if info is not None and info.file_size > limit:
+        raise _fail("zip_bomb", detail=f"{name} 解压后 {info.file_size // MB} MB，远超正常大小")
+
+
+def _parse_part(zf: zipfile.ZipFile, name: str) -> Element | None:
+    _check_size(zf, name, LIMITS.max_tree_part)
+    data = _read_part(zf, name)
+    if data is None:
+        return None
+    try:
+        return SafeET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise _fail("xml_bomb") from None
+    except SafeET.ParseError:
+        raise _fail("unreadable", detail=f"{name} 的内容已损坏") from None
+
+
+def _rels(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+    """Relationships of ``part``: (Id, Type, target part path)."""
+    folder, base = posixpath.split(part)
+    root = _parse_part(zf, posixpath.join(folder, "_rels", base + ".rels"))
+    out: list[tuple[str, str, str]] = []
+    if root is None:
+        return out
+    for el in root:
+        if _local(el.tag) != "Relationship" or el.get("TargetMode") == "External":
+            continue
+        target = el.get("Target") or ""
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        out.append((el.get("Id") or "", el.get("Type") or "", path))
+    return out
+
+
+@dataclass
+class _Sheet:
+    name: str
+    state: str
+    part: str | None
+
+
+def _workbook_part(zf: zipfile.ZipFile) -> str:
+    for _, typ, path in _rels(zf, ""):
+        if typ.endswith(_REL_OFFICE_DOC):
+            return path
+    return "xl/workbook.xml"
+
+
+def _read_structure(zf: zipfile.ZipFile) -> tuple[list[_Sheet], list[tuple[str, str | None, str]]]:
+    """Sheets (name, state, part) and defined names (name, local sheet index, reference)."""
+    wb_part = _workbook_part(zf)
+    root = _parse_part(zf, wb_part)
+    if root is None or _local(root.tag) != "workbook":
+        raise _fail("not_xlsx", detail="压缩包中没有 Excel 工作簿内容（可能是 Word 文档或其他文件改了扩展名）")
+    targets = {rid: path for rid, typ, path in _rels(zf, wb_part) if typ.endswith(_REL_WORKSHEET)}
+    sheets: list[_Sheet] = []
+    names: list[tuple[str, str | None, str]] = []
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "sheet":
+            rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+            sheets.append(_Sheet(el.get("name") or "", el.get("state") or "visible", targets.get(rid)))
+        elif tag == "definedName":
+            names.append((el.get("name") or "", el.get("localSheetId"), (el.text or "").strip()))
+    return sheets, names
+
+
+@dataclass(frozen=True)
+class _TablePart:
+    name: str
+    ref: str
+    header_rows: int
+    totals_rows: int
+    columns: tuple[str, ...]
+
+
+def _table_parts(zf: zipfile.ZipFile, sheet_part: str) -> list[_TablePart]:
+    out: list[_TablePart] = []
+    for _, typ, path in _rels(zf, sheet_part):
+        if not typ.endswith(_REL_TABLE):
+            continue
+        root = _parse_part(zf, path)
+        if root is None:
+            continue
+        cols = tuple(el.get("name") or "" for el in root.iter() if _local(el.tag) == "tableColumn")
+        out.append(_TablePart(
+            name=root.get("displayName") or root.get("name") or "", ref=root.get("ref") or "",
+            header_rows=int(root.get("headerRowCount", "1") or 1),
+            totals_rows=int(root.get("totalsRowCount", "0") or 0), columns=cols))
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+_ERROR_CELL_RE = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.S)
+_ATTR_R_RE = re.compile(rb'\br="([A-Za-z]+\d+)"')
+_ATTR_T_ERR_RE = re.compile(rb'\bt="e"')
+_V_RE = re.compile(rb"<v>([^<]*)</v>")
+
+Migration = Callable[["RawWorkbook"], "RawWorkbook"]
+# template_version → function bringing a RawWorkbook of that version up to TEMPLATE_VERSION.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+_TAG_RE = re.compile(rb"<(row|c)\b([^>]*?)(/?)>")
+_ATTR_REF_RE = re.compile(rb'\br="([A-Za-z]{0,3})(\d+)"')
+
+
+_CELL_REF_RE = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*?(/?)>')
+
+
+def _extent(xml: bytes) -> tuple[int, int]:
+    """(last row, last column) holding a value, positions tracked as calamine does (r optional)."""
+    cells = _CELL_REF_RE.findall(xml)
+    if len(cells) == xml.count(b"<c ") + xml.count(b"<c>"):  # every cell has r first (Excel, LO, WPS)
+        rows = [int(r) for _, r, empty in cells if not empty]
+        letters = [c for c, _, empty in cells if not empty]
+        if not rows:
+            return 0, 0
+        widest = max(letters, key=lambda x: (len(x), x))
+        return max(rows), col_number(widest.decode())
+    max_r = max_c = row = col = 0
+    for m in _TAG_RE.finditer(xml):
+        ref = _ATTR_REF_RE.search(m.group(2))
+        if m.group(1) == b"row":
+            row = int(ref.group(2)) if ref else row + 1
+            col = 0
+            continue
+        if ref and ref.group(1):
+            col, row = col_number(ref.group(1).decode()), int(ref.group(2))
+        else:
+            col += 1
+        if not m.group(3):  # <c …>…</c> has content; <c …/> is formatting only
+            max_r, max_c = max(max_r, row), max(max_c, col)
+    return max_r, max_c
+
+
+def _error_cells(xml: bytes) -> dict[tuple[int, int], str]:
+    """Cells whose cached value is an Excel error (calamine reads them as empty strings)."""
+    out: dict[tuple[int, int], str] = {}
+    if b't="e"' not in xml:
+        return out
+    for m in _ERROR_CELL_RE.finditer(xml):
+        attrs = m.group(1)
+        if not _ATTR_T_ERR_RE.search(attrs):
+            continue
+        r = _ATTR_R_RE.search(attrs)
+        v = _V_RE.search(m.group(2))
+        rc = split_cell(r.group(1).decode()) if r else None
+        if rc:
+            out[rc] = v.group(1).decode("utf-8", "replace") if v else "#N/A"
+    return out
+
+
+def read_workbook(path: Path, rel: str | None = None) -> RawWorkbook:
+    """Read one workbook safely. Raises IntakeError when the file cannot be used at all."""
+    rel = rel or path.name
+    try:
+        size = path.stat().st_size
+        if size > LIMITS.max_file_size:
+            raise _fail("zip_bomb", detail=f"文件大小 {size // MB} MB，远超填报表的正常大小")
+        with open(path, "rb") as fh:  # read-only, closed at once: never locked, never modified
+            data = fh.read()
+    except OSError as e:
+        raise _fail("unreadable", detail=f"无法打开文件（{e.strerror or e}）") from None
+    return read_bytes(data, rel, suffix=path.suffix)
+
+
+def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx") -> RawWorkbook:
+    zf = sniff(data, suffix)
+    _check_prologs(zf)
+    sheets, defined = _read_structure(zf)
+    by_name = {s.name: s for s in sheets}
+    problems: list[Problem] = []
+    macro = suffix.lower() == ".xlsm" or "xl/vbaProject.bin" in zf.NameToInfo
+    if macro:
+        problems.append(problem("macro_workbook"))
+
+    for info in zf.infolist():  # parts calamine reads when it opens the workbook
+        if info.filename.lower().endswith(("sharedstrings.xml", "styles.xml")):
+            _check_size(zf, info.filename, LIMITS.max_cell_part)
+    try:
+        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except pc.PasswordError:
+        raise _fail("encrypted") from None
+    except (pc.CalamineError, ValueError, OSError) as e:
+        raise _fail("unreadable", detail=f"文件结构已损坏（{str(e)[:80]}）") from None
+
+    grids: dict[str, list[list[Any]]] = {}
+    errors: dict[str, dict[tuple[int, int], str]] = {}
+
+    def grid(sheet: str) -> list[list[Any]] | None:
+        if sheet in grids:
+            return grids[sheet]
+        s = by_name.get(sheet)
+        if s is None:
+            return None
+        if s.part:
+            _check_size(zf, s.part, LIMITS.max_cell_part)
+        xml = (_read_part(zf, s.part) if s.part else None) or b""
+        rows, cols = _extent(xml)
+        if rows * cols > LIMITS.max_sheet_cells:
+            raise _fail("sheet_too_large", sheet=sheet, far=f"{col_letter(cols)}{rows}")
+        try:
+            g = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except pc.CalamineError as e:
+            raise _fail("unreadable", detail=f"工作表“{sheet}”已损坏（{str(e)[:80]}）") from None
+        grids[sheet] = g
+        errors[sheet] = _error_cells(xml)
+        return g
+
+    def value(sheet: str, row: int, col: int) -> Any:
+        g = grid(sheet)
+        err = errors.get(sheet, {}).get((row, col))
+        if err is not None:
+            return FormulaError(err)
+        if g is None or row > len(g) or col > len(g[row - 1]):
+            return None
+        v = g[row - 1][col - 1]
+        return None if v == "" else v
+
+    meta = _read_meta(by_name, grid)
+
+    # defined names: workbook scope first, sheet scope as a fallback
+    values: dict[str, Any] = {}
+    addresses: dict[str, str] = {}
+    broken: dict[str, str] = {}
+    ordered = sorted(defined, key=lambda d: d[1] is not None)
+    for name, _scope, ref in ordered:
+        key = name.lower()
+        if not key or key.startswith("_xlnm.") or key in values or key in broken:
+            continue
+        target = _resolve(ref, by_name)
+        if target is None:
+            broken[key] = ref
+            continue
+        sheet, row, col = target
+        values[key] = value(sheet, row, col)
+        addresses[key] = address(sheet, row, col)
+
+    tables: dict[str, RawTable] = {}
+    parts_by_sheet: dict[str, list[_TablePart]] = {}
+    for t in fields.TABLES:
+        if t.sheet not in parts_by_sheet:
+            s = by_name.get(t.sheet)
+            parts_by_sheet[t.sheet] = _table_parts(zf, s.part) if s and s.part else []
+    all_parts = {p.name.lower(): (sheet, p) for sheet, ps in parts_by_sheet.items() for p in ps}
+    missing_parts = [t for t in fields.TABLES if t.name.lower() not in all_parts]
+    if missing_parts:  # a table moved to another sheet, or parts dropped: look everywhere
+        for s in sheets:
+            if s.part and s.name not in parts_by_sheet:
+                for p in _table_parts(zf, s.part):
+                    all_parts.setdefault(p.name.lower(), (s.name, p))
+    for t in fields.TABLES:
+        found = all_parts.get(t.name.lower())
+        if found:
+            tables[t.name] = _table_from_part(t, found[0], found[1], grid, value)
+        else:
+            rt = _table_from_header(t, grid, value)
+            if rt:
+                tables[t.name] = rt
+    raw = RawWorkbook(file=rel, values=values, addresses=addresses, tables=tables, meta=meta,
+                      problems=tuple(problems), sheet_names=tuple(s.name for s in sheets), broken=broken,
+                      grids=grids, macro=macro)
+    version: int = meta["template_version"]
+    if version != fields.TEMPLATE_VERSION:
+        raw = MIGRATIONS[version](raw)  # _read_meta only lets known versions through
+    return raw
+
+
+def _resolve(ref: str, sheets: dict[str, _Sheet]) -> tuple[str, int, int] | None:
+    ref = ref.lstrip("=").split(",")[0].strip()
+    m = _REF_RE.match(ref)
+    if not m or "#REF!" in ref.upper():
+        return None
+    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    if sheet not in sheets:
+        return None
+    rc = split_cell(m.group(3).split(":")[0])
+    if rc is None:
+        return None
+    return sheet, rc[0], rc[1]
+
+
+def _read_meta(sheets: dict[str, _Sheet], grid: Callable[[str], list[list[Any]] | None]) -> dict[str, Any]:
+    """_meta (very hidden, hidden or visible): key/value rows in A/B. Refuses other workbooks."""
+    name = next((n for n in sheets if n.lower() == fields.SHEET_META.lower()), None)
+    g = grid(name) if name else None
+    if g is None:
+        raise _fail("not_template", detail="文件中没有模板标识（_meta 工作表）")
+    meta: dict[str, Any] = {}
+    for line in g:
+        if len(line) >= 2 and isinstance(line[0], str) and line[0].strip():
+            v = line[1]
+            meta[line[0].strip()] = None if v == "" else (display(v) if isinstance(v, float) else v)
+    tid = str(meta.get("template_id") or "").strip()
+    if tid != fields.TEMPLATE_ID:
+        raise _fail("not_template", detail=f"模板标识为“{tid or '空'}”")
+    raw_version = meta.get("template_version")
+    try:
+        version = int(str(raw_version).strip())
+    except ValueError:
+        raise _fail("template_version", found=f"“{raw_version}”", expected=fields.TEMPLATE_VERSION) from None
+    known = version == fields.TEMPLATE_VERSION or (
+        version in fields.KNOWN_OLD_VERSIONS and version in MIGRATIONS)
+    if not known:
+        raise _fail("template_version", found=version, expected=fields.TEMPLATE_VERSION)
+    meta["template_version"] = version
+    for k in ("scheme_id", "unit_code"):
+        if meta.get(k) is not None:
+            meta[k] = str(meta[k]).strip() or None
+    return meta
+
+
+def _header_key(text: Any) -> str:
+    return "".join(str(text).split()) if text is not None else ""
+
+
+def _table_from_part(t: fields.Table, sheet: str, part: _TablePart,
+                     grid: Callable[[str], list[list[Any]] | None], value: Callable[[str, int, int], Any]) -> RawTable:
+    first, last = (part.ref.split(":") + [part.ref])[:2]
+    a, b = split_cell(first), split_cell(last)
+    if a is None or b is None:
+        raise _fail("unreadable", detail=f"表格“{t.title}”的范围“{part.ref}”无效")
+    header_row = a[0]
+    by_header = {_header_key(h): a[1] + i for i, h in enumerate(part.columns)}
+    g = grid(sheet) or []
+    if not part.columns and part.header_rows:  # no column list: read the header cells
+        by_header = {_header_key(value(sheet, header_row, c)): c for c in range(a[1], b[1] + 1)}
+    cols, missing = _match_columns(t, by_header)
+    first_data = header_row + (1 if part.header_rows else 0)
+    last_data = b[0] - part.totals_rows
+    last_data = _extend(t, sheet, g, cols, last_data, value)
+    rows = _rows(sheet, cols, first_data, last_data, value)
+    return RawTable(t.name, sheet, header_row, {k: col_letter(c) for k, c in cols.items()}, rows,
+                    tuple(missing), "table")
+
+
+def _match_columns(t: fields.Table, by_header: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+    cols: dict[str, int] = {}
+    missing: list[str] = []
+    for c in t.columns:
+        n = by_header.get(_header_key(c.header))
+        if n is None:
+            missing.append(c.key)
+        else:
+            cols[c.key] = n
+    return cols, missing
+
+
+def _extend(t: fields.Table, sheet: str, g: list[list[Any]], cols: dict[str, int], last: int,
+            value: Callable[[str, int, int], Any]) -> int:
+    """Rows typed directly below a table (LibreOffice does not grow tables) belong to it."""
+    other_headers = {_header_key(o.columns[0].header) for o in fields.TABLES if o is not t}
+    r = last + 1
+    while r <= len(g):
+        vals = [value(sheet, r, c) for c in cols.values()]
+        if all(_blank(v) for v in vals) or any(_header_key(v) in other_headers for v in vals):
+            break
+        last = r
+        r += 1
+    return last
+
+
+def _rows(sheet: str, cols: dict[str, int], first: int, last: int,
+          value: Callable[[str, int, int], Any]) -> tuple[tuple[int, dict[str, Any]], ...]:
+    return tuple((r, {k: value(sheet, r, c) for k, c in cols.items()}) for r in range(first, last + 1))
+
+
+def _table_from_header(t: fields.Table, grid: Callable[[str], list[list[Any]] | None],
+                       value: Callable[[str, int, int], Any]) -> RawTable | None:
+    """No table part (dropped by a re-save): find the table's header row on its sheet."""
+    g = grid(t.sheet)
+    if not g:
+        return None
+    wanted = {_header_key(c.header) for c in t.columns}
+    first_header = _header_key(t.columns[0].header)
+    for r, line in enumerate(g, start=1):
+        keys = {_header_key(v): c for c, v in enumerate(line, start=1) if isinstance(v, str) and v.strip()}
+        if first_header not in keys or not wanted & set(keys):
+            continue
+        cols, missing = _match_columns(t, keys)
+        if len(missing) > len(t.columns) // 2:
+            continue
+        last = max(r + t.rows, r)
+        other = {_header_key(o.columns[0].header) for o in fields.TABLES if o is not t}
+        end = min(last, len(g))
+        for rr in range(r + 1, end + 1):  # stop at the next table's header
+            if any(_header_key(value(t.sheet, rr, c)) in other for c in cols.values()):
+                end = rr - 1
+                break
+        end = _extend(t, t.sheet, g, cols, end, value)
+        rows = _rows(t.sheet, cols, r + 1, end, value)
+        return RawTable(t.name, t.sheet, r, {k: col_letter(c) for k, c in cols.items()}, rows,
+                        tuple(missing), "header")
+    return None

@@ -1,0 +1,450 @@
+"""Forgiving reading of what clerks type: pure functions from a raw cell value to a clean value.
+
+Every ``parse_*`` function takes the value as read from the workbook (str, float, int, bool,
+datetime, ``FormulaError`` or None) and returns the normalised value, or raises ``Invalid`` with the
+problem code (see messages.py) and the value as the clerk sees it. Aliases and limits are tables
+at the top of this module, not if-chains.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+# --------------------------------------------------------------------------- tables
+# Excel's formula errors, as typed strings or as cached error values (t="e").
+FORMULA_ERRORS = frozenset({
+    "#DIV/0!", "#REF!", "#VALUE!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+    "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#N/A!",
+})
+
+# Indicator direction (指标性质): canonical → spellings clerks use (compared after NFKC, no spaces).
+DIRECTION_ALIASES: dict[str, tuple[str, ...]] = {
+    "≥": ("≥", ">=", "≧", "=>", "⩾", ">", "不低于", "不少于", "不小于", "大于等于", "大于或等于", "至少", "以上"),
+    "≤": ("≤", "<=", "≦", "=<", "⩽", "<", "不高于", "不超过", "不多于", "不大于", "以内", "以下",
+          "小于等于", "小于或等于", "至多"),
+    "=": ("=", "==", "等于"),
+    "区间": ("区间", "范围", "区间值", "介于"),
+    "定性": ("定性", "定性指标"),
+}
+DIRECTIONS = tuple(DIRECTION_ALIASES)
+ACCEPTED_DIRECTIONS = "≥（>=、不低于、不少于）、≤（<=、不高于、不超过、以内）、=、区间、定性"
+
+# Choice aliases (compared after NFKC, no spaces): value → canonical, applied only when the
+# canonical value is one of the field's choices.
+CHOICE_ALIASES: dict[str, str] = {
+    "Y": "是", "YES": "是", "√": "是", "✓": "是", "✔": "是", "对": "是",
+    "N": "否", "NO": "否", "×": "否", "✗": "否", "✘": "否",
+    "没有": "无",
+}
+
+# Range separators in targets like 1-7, 1～7天, 1至7.
+_RANGE_SEPS = ("-", "~", "〜", "∼", "至", "到", "—", "–", "－")
+
+_DIGITS = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_NUM_RE = re.compile(rf"^[+-]?{_DIGITS}(?:[eE][+-]?\d+)?$")
+_THOUSANDS_RE = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+)(\.\d+)?$")
+_NUM_UNIT_RE = re.compile(rf"^([+-]?(?:\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_DIGITS}))(\D*)$")
+_RANGE_RE = re.compile(
+    rf"^({_DIGITS})(\D*?)(?:{'|'.join(re.escape(s) for s in _RANGE_SEPS)})({_DIGITS})(\D*)$")
+_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+# Characters Word and web pages leave in text that .docx XML does not allow or that are invisible.
+_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x0c": "\n", "\u2028": "\n", "\u2029": "\n",
+                "\x85": "\n"}
+_REMOVE = "".join(chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0))
+                  if c != 0x85) + "\u00ad\u200b\u200c\u200d\u2060\ufeff\ufffe\uffff"
+_REMOVE_TABLE = str.maketrans("", "", _REMOVE)
+_SPACES = "\u00a0\u3000\u2002\u2003\u2009\u202f\t"
+_SPACE_TABLE = str.maketrans(dict.fromkeys(_SPACES, " "))
+_MINUS_TABLE = str.maketrans({"−": "-", "–": "-", "﹣": "-"})
+_EXCEL_EPOCH = date(1899, 12, 30)
+_CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+CENT = Decimal("0.01")
+
+
+class Invalid(ValueError):
+    """A value that cannot be read: ``code`` is a messages.py code, ``seen`` the value as typed."""
+
+    def __init__(self, code: str, seen: str, **params: Any):
+        super().__init__(f"{code}: {seen}")
+        self.code = code
+        self.seen = seen
+        self.params = params
+
+
+class FormulaError(str):
+    """A cell whose cached value is an Excel error (#DIV/0!, #REF! …); a str, so writers can show it."""
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A 年度指标值 split into its parts: "≥3000" → (≥, 3000), "1～7天" → (区间, 1, 7, 天)."""
+
+    direction: str | None  # implied by the text ("≥3000", "1-7"), None for a bare number
+    low: Decimal | None
+    high: Decimal | None = None
+    unit: str = ""
+    text: str = ""  # the cleaned text (for 定性 targets)
+
+
+# --------------------------------------------------------------------------- text
+def clean_text(raw: Any, *, multiline: bool = True) -> str | None:
+    """Text as it may reach a .docx: control characters removed, line endings \\n, lines trimmed.
+
+    Vertical tabs and form feeds (Word's manual line/page breaks) become line breaks; soft
+    hyphens, zero-width characters, NUL and other C0/C1 characters are removed. Blank → None.
+    A one-line field (``multiline=False``) has its line breaks joined.
+    """
+    if raw is None or isinstance(raw, FormulaError):
+        return None
+    s = display(raw)
+    for k, v in _LINE_BREAKS.items():
+        s = s.replace(k, v)
+    s = s.translate(_REMOVE_TABLE).translate(_SPACE_TABLE)
+    lines = [ln.strip(" ") for ln in s.split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        return None
+    if multiline:
+        return "\n".join(lines)
+    out = lines[0]
+    for ln in lines[1:]:
+        if not ln:
+            continue
+        joiner = "" if _CJK_RE.match(out[-1:]) or _CJK_RE.match(ln[:1]) else " "
+        out += joiner + ln
+    return out
+
+
+def display(raw: Any) -> str:
+    """A raw value as the clerk sees it in the cell (for messages and text fields)."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
+    if isinstance(raw, float):
+        if raw.is_integer() and abs(raw) < 1e15:
+            return str(int(raw))
+        return format(raw, ".15g")
+    if isinstance(raw, datetime):
+        return raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat(sep=" ")
+    if isinstance(raw, date):
+        return raw.isoformat()
+    if isinstance(raw, Decimal):
+        return f"{raw:f}"
+    return str(raw)
+
+
+def is_blank(raw: Any) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return clean_text(raw) is None
+    return False
+
+
+def formula_error(raw: Any) -> str | None:
+    """The Excel error shown in the cell (#DIV/0! …), whether cached as an error or typed as text."""
+    if isinstance(raw, FormulaError):
+        return raw.text
+    if isinstance(raw, str):
+        s = raw.strip().upper()
+        if s in FORMULA_ERRORS:
+            return s
+    return None
+
+
+def _squash(s: str) -> str:
+    """NFKC (full-width → ASCII), unify minus signs, drop every kind of space."""
+    s = unicodedata.normalize("NFKC", s).translate(_MINUS_TABLE)
+    return "".join(s.split())
+
+
+# --------------------------------------------------------------------------- numbers
+def float_to_decimal(x: float) -> Decimal:
+    """A float from a cell → Decimal, at Excel's 15 significant digits (0.1+0.2 → 0.3)."""
+    return Decimal(format(x, ".15g"))
+
+
+def _number_text(s: str) -> Decimal | None:
+    m = _THOUSANDS_RE.match(s)
+    if m:
+        s = m.group(1) + m.group(2).replace(",", "") + (m.group(3) or "")
+    if not _NUM_RE.match(s):
+        return None
+    try:
+        return Decimal(s)
+    except InvalidOperation:  # pragma: no cover - the regex only lets valid numbers through
+        return None
+
+
+def parse_number(raw: Any, *, units: tuple[str, ...] = ()) -> Decimal | None:
+    """A number from a cell: 1,234.5 · １２３ · " 12 " · "160万元" (a unit in ``units``) → Decimal.
+
+    Blank → None. Text that is not a number after normalisation (十个, 约10) → Invalid(not_number);
+    formula errors → Invalid(formula_error).
+    """
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise Invalid("not_number", display(raw))
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise Invalid("not_number", display(raw))
+        return float_to_decimal(raw)
+    if isinstance(raw, Decimal):
+        return raw
+    if isinstance(raw, (date, datetime)):
+        raise Invalid("not_number", display(raw))
+    text = clean_text(raw)
+    if text is None:
+        return None
+    s = _squash(text)
+    for u in sorted(units, key=len, reverse=True):
+        uu = _squash(u)
+        if uu and s.endswith(uu) and len(s) > len(uu):
+            s = s[: -len(uu)]
+            break
+    d = _number_text(s)
+    if d is None:
+        raise Invalid("not_number", text)
+    return d
+
+
+def parse_int(raw: Any, *, units: tuple[str, ...] = ()) -> int | None:
+    d = parse_number(raw, units=units)
+    if d is None:
+        return None
+    if d != d.to_integral_value():
+        raise Invalid("not_integer", display(raw).strip())
+    return int(d)
+
+
+def decimals(d: Decimal) -> int:
+    """Number of decimal places actually used (1.50 → 1, 2 → 0)."""
+    exp = d.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def round_money(d: Decimal) -> tuple[Decimal, bool]:
+    """Round half-up to 2 decimals; the flag says whether anything was lost."""
+    r = d.quantize(CENT, rounding=ROUND_HALF_UP)
+    return r, decimals(d) > 2
+
+
+def round_half_up(d: Decimal, places: int = 2) -> Decimal:
+    return d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def parse_percent(raw: Any) -> Decimal | None:
+    """A percentage as a fraction: 95% → 0.95, "95%" → 0.95, 95 → 0.95, 0.95 → 0.95."""
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    if isinstance(raw, str):
+        text = clean_text(raw)
+        if text is None:
+            return None
+        s = _squash(text)
+        if s.endswith("%"):
+            d = _number_text(s[:-1])
+            if d is None:
+                raise Invalid("not_number", text)
+            return d / 100
+    d = parse_number(raw)
+    if d is None:
+        return None
+    return d / 100 if d > 1 else d
+
+
+# --------------------------------------------------------------------------- dates
+def parse_date(raw: Any) -> date | None:
+    """A date: Excel date or serial, 2024-04-30, 2024/4/30, 2024.4.30, 2024年4月30日, 20240430."""
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return _date_in_range(raw.date(), raw)
+    if isinstance(raw, date):
+        return _date_in_range(raw, raw)
+    if isinstance(raw, bool):
+        raise Invalid("bad_date", display(raw))
+    if isinstance(raw, (int, float, Decimal)):
+        return _serial(raw, raw)
+    text = clean_text(raw)
+    if text is None:
+        return None
+    s = _squash(text)
+    m = _DATE_RE.match(s) or _DATE8_RE.match(s)
+    if m:
+        try:
+            return _date_in_range(date(int(m.group(1)), int(m.group(2)), int(m.group(3))), text)
+        except ValueError:
+            raise Invalid("bad_date", text) from None
+    if re.fullmatch(r"\d{5}(\.\d+)?", s):  # a serial typed or pasted as text
+        return _serial(Decimal(s), text)
+    raise Invalid("bad_date", text)
+
+
+def _serial(n: Any, seen: Any) -> date:
+    try:
+        days = int(n)
+        return _date_in_range(_EXCEL_EPOCH + timedelta(days=days), seen)
+    except (ValueError, OverflowError):
+        raise Invalid("bad_date", display(seen)) from None
+
+
+def _date_in_range(d: date, seen: Any) -> date:
+    if not 2000 <= d.year <= 2100:
+        raise Invalid("bad_date", display(seen))
+    return d
+
+
+# --------------------------------------------------------------------------- choices, e-mail
+def parse_choice(raw: Any, choices: tuple[str, ...]) -> str | None:
+    """One of ``choices``; full-width and stray spaces forgiven, a few aliases (√ → 是, 没有 → 无)."""
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    text = clean_text(raw, multiline=False)
+    if text is None:
+        return None
+    if text in choices:
+        return text
+    s = _squash(text)
+    by_key = {_squash(c): c for c in choices}
+    if s in by_key:
+        return by_key[s]
+    alias = CHOICE_ALIASES.get(s.upper())
+    if alias in choices:
+        return alias
+    raise Invalid("bad_choice", text)
+
+
+def parse_email(raw: Any) -> str | None:
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    text = clean_text(raw, multiline=False)
+    if text is None:
+        return None
+    s = unicodedata.normalize("NFKC", text).strip()
+    if s.lower().startswith("mailto:"):
+        s = s[7:]
+    if not _EMAIL_RE.match(s) or len(s) > 254:
+        raise Invalid("bad_email", text)
+    return s
+
+
+# --------------------------------------------------------------------------- indicator rows
+_DIRECTION_LOOKUP: dict[str, str] = {
+    _squash(alias): canon for canon, aliases in DIRECTION_ALIASES.items() for alias in aliases
+}
+# prefixes a target may start with ("≥3000", "不低于99%"), longest first
+_PREFIXES = sorted(((a, c) for a, c in _DIRECTION_LOOKUP.items() if c in ("≥", "≤", "=")),
+                   key=lambda t: len(t[0]), reverse=True)
+_SUFFIXES = {"以内": "≤", "以下": "≤", "以上": "≥"}
+
+
+def parse_direction(raw: Any) -> str | None:
+    """指标性质 → one of ≥ ≤ = 区间 定性; Invalid(bad_direction) when not understood (OCR'd W, Q)."""
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    text = clean_text(raw, multiline=False)
+    if text is None:
+        return None
+    d = _DIRECTION_LOOKUP.get(_squash(text))
+    if d is None:
+        raise Invalid("bad_direction", text, accepted=ACCEPTED_DIRECTIONS)
+    return d
+
+
+def parse_target(raw: Any) -> Target | None:
+    """年度指标值 → Target: 3000, "≥3000", "≥99%", "1-7", "1～7天", "1至7", "≤5天", "5天以内".
+
+    Invalid(not_number) when no number can be read; the caller decides whether text is allowed
+    (定性 targets are text).
+    """
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+    if raw is None:
+        return None
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        d = parse_number(raw)
+        return Target(None, d, text=display(raw))
+    text = clean_text(raw, multiline=False)
+    if text is None:
+        return None
+    s = _squash(text)
+    direction: str | None = None
+    for prefix, canon in _PREFIXES:
+        if s.startswith(prefix) and len(s) > len(prefix):
+            direction, s = canon, s[len(prefix):]
+            break
+    for suffix, canon in _SUFFIXES.items():
+        if direction is None and s.endswith(suffix) and len(s) > len(suffix):
+            direction, s = canon, s[: -len(suffix)]
+    m = _RANGE_RE.match(s)
+    if m and direction is None:
+        unit1, unit2 = m.group(2), m.group(4)
+        if not unit1 or not unit2 or unit1 == unit2:
+            lo, hi = _number_text(m.group(1)), _number_text(m.group(3))
+            if lo is not None and hi is not None:
+                return Target("区间", lo, hi, unit2 or unit1, text)
+    m = _NUM_UNIT_RE.match(s)
+    if m:
+        d = _number_text(m.group(1))
+        unit = m.group(2)
+        if d is not None and not any(ch.isdigit() for ch in unit):
+            return Target(direction, d, None, unit, text)
+    raise Invalid("not_number", text)
+
+
+def parse_measure(raw: Any) -> tuple[Decimal | None, str]:
+    """实际完成值 of a numeric indicator → (number, unit typed after it): 360000, "100%", "5天"."""
+    t = parse_target(raw)
+    if t is None:
+        return None, ""
+    if t.direction is not None or t.high is not None:
+        raise Invalid("not_number", t.text)
+    return t.low, t.unit
+
+
+def percent_points(value: Decimal | None, other: Decimal | None) -> tuple[Decimal | None, bool]:
+    """In a % row a number ≤ 1 beside another value > 1 is a fraction: 0.99 → 99 (flag True)."""
+    if value is None or other is None:
+        return value, False
+    if 0 < value <= 1 < other:
+        return value * 100, True
+    return value, False
+
+
+def is_percent_unit(unit: str | None) -> bool:
+    return bool(unit) and _squash(unit or "") == "%"
