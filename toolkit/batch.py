@@ -11,6 +11,7 @@ rerun after a crash (or kill -9) simply redoes the work.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing as mp
 import os
 import re
@@ -118,7 +119,8 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     entry = _unit_entry(rel, status, sub.values if sub is not None else None)
     entry["problems"] = [p.as_dict() for p in _sort_problems(problems)]
     entry["_scheme"] = check.scheme.id if check.scheme else None
-    entry["_unit_cell"] = sub.cells.get("unit_name") if sub is not None else None
+    key = validate.unit_key(check)
+    entry["_key"] = dataclasses.astuple(key) if key else None
     if status == "ok" and card is not None and sub is not None:
         entry["total"] = _fmt_num(card.total)
         entry["grade"] = card.grade
@@ -156,37 +158,6 @@ def _write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Pat
 
 
 # --------------------------------------------------------------------------- duplicates
-def find_duplicates(entries: list[dict[str, Any]]) -> dict[str, list[Problem]]:
-    """Same unit and year: same unit_code when both have one, else same trimmed unit_name.
-
-    Grouped by (year, code) and (year, name), so a province-sized folder stays linear.
-    """
-    readable = [e for e in entries if e["status"] != "unreadable" and e.get("fiscal_year")]
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, e in enumerate(readable):
-        if e.get("unit_code"):
-            groups.setdefault(("code", e["fiscal_year"], e["unit_code"]), []).append(i)
-        if (e.get("unit_name") or "").strip():
-            groups.setdefault(("name", e["fiscal_year"], e["unit_name"].strip()), []).append(i)
-    pairs = sorted({(i, j) for m in groups.values() for x, i in enumerate(m) for j in m[x + 1:]})
-    out: dict[str, list[Problem]] = {}
-    for i, j in pairs:
-        a, b = readable[i], readable[j]
-        if a.get("unit_code") and b.get("unit_code"):
-            same = a["unit_code"] == b["unit_code"]
-        else:
-            same = (a.get("unit_name") or "").strip() == (b.get("unit_name") or "").strip()
-        if not same:
-            continue
-        for me, other in ((a, b), (b, a)):
-            addr = me.get("_unit_cell")
-            sheet, cell = addr.rsplit("!", 1) if addr else ("基本信息", None)
-            out.setdefault(me["file"], []).append(problem(
-                "duplicate_unit", sheet=sheet, cell=cell, cells=(addr,) if addr else (), field="unit_name",
-                other=other["file"], unit=me.get("unit_name") or me.get("unit_code") or "", year=me["fiscal_year"]))
-    return out
-
-
 # --------------------------------------------------------------------------- run
 @dataclass
 class RunResult:
@@ -309,7 +280,9 @@ def check_paths(paths: list[Path], scheme: Scheme | None, jobs: int | None = Non
 def _finish_units(entries: list[dict[str, Any]], files: list[tuple[Path, str]]) -> list[dict[str, Any]]:
     order = {rel: i for i, (_, rel) in enumerate(files)}
     entries.sort(key=lambda e: order.get(e["file"], 0))
-    dups = find_duplicates(entries)
+    from .validate import UnitKey, duplicates
+
+    dups = duplicates([UnitKey(*e["_key"]) for e in entries if e.get("_key")])
     for e in entries:
         if e["file"] in dups:
             e["problems"] = [p.as_dict() for p in dups[e["file"]]] + e["problems"]

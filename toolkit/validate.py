@@ -132,42 +132,56 @@ def validate(raw: intake.RawWorkbook, scheme: Scheme, rel: str) -> Submission:
     return _Validator(raw, scheme).run(rel)
 
 
-def find_duplicates(checks: list[FileCheck]) -> dict[str, list[Problem]]:
-    """Two readable workbooks of the same unit and year → a duplicate_unit error on each.
+@dataclass(frozen=True)
+class UnitKey:
+    """What identifies a unit's submission for the duplicate rule (small: crosses processes)."""
+
+    file: str
+    year: int
+    code: str  # unit_code from the cell, else from _meta; "" when none
+    name: str  # trimmed unit_name
+    address: str | None  # the unit_name cell, for the problem
+
+
+def unit_key(check: FileCheck) -> UnitKey | None:
+    sub = check.submission
+    if check.status == "unreadable" or sub is None or sub.fiscal_year is None:
+        return None
+    code = sub.text("unit_code").strip() or str(sub.meta.get("unit_code") or "").strip()
+    return UnitKey(check.file, sub.fiscal_year, code, sub.unit_name,
+                   sub.cells.get("unit_name") or sub.cells.get("unit_code"))
+
+
+def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
+    """Two workbooks of the same unit and year → a duplicate_unit error on each, naming the other.
 
     Same unit: same unit_code when both have one, else the same unit_name after trimming.
+    Grouped by (year, code) and (year, name), so a province-sized folder stays linear.
     """
-    units = []
-    for c in checks:
-        sub = c.submission
-        if c.status == "unreadable" or sub is None or sub.fiscal_year is None:
-            continue
-        code = sub.text("unit_code").strip() or str(sub.meta.get("unit_code") or "").strip()
-        units.append((c, sub, code, sub.unit_name))
-    out: dict[str, list[Problem]] = {}
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, (_, sub, code, name) in enumerate(units):
-        if code:
-            groups.setdefault(("code", sub.fiscal_year, code), []).append(i)
-        if name:
-            groups.setdefault(("name", sub.fiscal_year, name), []).append(i)
-    pairs: set[tuple[int, int]] = set()
-    for members in groups.values():
-        for x, i in enumerate(members):
-            for j in members[x + 1:]:
-                pairs.add((i, j))
-    for i, j in sorted(pairs):
-        (ca, sa, code_a, name_a), (cb, sb, code_b, name_b) = units[i], units[j]
-        same = code_a == code_b if code_a and code_b else bool(name_a) and name_a == name_b
-        if not same:
+    for i, k in enumerate(keys):
+        if k.code:
+            groups.setdefault(("code", k.year, k.code), []).append(i)
+        if k.name:
+            groups.setdefault(("name", k.year, k.name), []).append(i)
+    pairs = sorted({(i, j) for m in groups.values() for x, i in enumerate(m) for j in m[x + 1:]})
+    out: dict[str, list[Problem]] = {}
+    for i, j in pairs:
+        a, b = keys[i], keys[j]
+        if not (a.code == b.code if a.code and b.code else bool(a.name) and a.name == b.name):
             continue
-        for me, sub, other in ((ca, sa, cb), (cb, sb, ca)):
-            addr = sub.cells.get("unit_name") or sub.cells.get("unit_code")
-            sheet, cell = _split(addr)
+        for me, other in ((a, b), (b, a)):
+            sheet, cell = _split(me.address)
             out.setdefault(me.file, []).append(problem(
-                "duplicate_unit", sheet=sheet, cell=cell, cells=(addr,) if addr else (), field="unit_name",
-                other=other.file, unit=sub.unit_name or sub.text("unit_code"), year=sub.fiscal_year))
+                "duplicate_unit", sheet=sheet or F.SHEET_BASIC, cell=cell,
+                cells=(me.address,) if me.address else (), field="unit_name",
+                other=other.file, unit=me.name or me.code, year=me.year))
     return out
+
+
+def find_duplicates(checks: list[FileCheck]) -> dict[str, list[Problem]]:
+    """``duplicates`` over FileChecks."""
+    return duplicates([k for k in map(unit_key, checks) if k is not None])
 
 
 # --------------------------------------------------------------------------- helpers
