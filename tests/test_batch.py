@@ -248,3 +248,18 @@ def test_usage_errors_exit_2(tmp_path):
     assert _run("run", str(tmp_path / "missing"))[0] == 2
     assert _run("run", str(tmp_path), "--scheme", "no-such-scheme")[0] == 2
     assert _run("check")[0] == 2
+
+
+def test_unit_store_and_streamed_results_json(tmp_path):
+    from toolkit.batch import RunResult, UnitStore
+
+    units = [{"file": f"单位{i}.xlsx", "status": "ok", "total": 90.5 + i, "problems": [{"message": "“引号”\n换行"}],
+              "_private": 1, "levels": {"投入": 10.0}} for i in range(3)]
+    store = UnitStore(units)
+    assert len(store) == 3 and store[1]["file"] == "单位1.xlsx" and store[-1]["total"] == 92.5
+    assert "_private" not in store.public()[0] and "_private" in store[0]
+    for us in (store, UnitStore()):
+        res = RunResult(units=us, scheme_id="jianghua-2023")
+        res.write_json(tmp_path / "r.json")
+        expected = json.dumps(res.as_dict(), ensure_ascii=False, indent=2) + "\n"
+        assert (tmp_path / "r.json").read_text(encoding="utf-8") == expected

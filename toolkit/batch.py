@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import json
 import multiprocessing as mp
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from . import atomic
 from .messages import problem
@@ -159,9 +161,52 @@ def _write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Pat
 
 # --------------------------------------------------------------------------- duplicates
 # --------------------------------------------------------------------------- run
+class UnitStore(Sequence[dict[str, Any]]):
+    """The units of a run, each kept as compact JSON bytes and decoded on access.
+
+    A province runs tens of thousands of workbooks: the main process keeps ~2 KB per unit
+    instead of ~10 KB of Python objects, and every consumer (phase 2, the summary, results.json)
+    decodes one unit at a time.
+    """
+
+    def __init__(self, entries: Iterable[dict[str, Any]] = (), public: bool = False) -> None:
+        self._items: list[bytes] = [self._encode(e) for e in entries]
+        self._public = public
+
+    @staticmethod
+    def _encode(entry: Mapping[str, Any]) -> bytes:
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self._items.append(self._encode(entry))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        u = json.loads(self._items[i])
+        return _public(u) if self._public else u
+
+    def __setitem__(self, i: int, entry: Mapping[str, Any]) -> None:
+        self._items[i] = self._encode(entry)
+
+    def public(self) -> UnitStore:
+        """The same units without the private ``_…`` keys (what results.json holds)."""
+        view = UnitStore(public=True)
+        view._items = self._items
+        return view
+
+
 @dataclass
 class RunResult:
-    units: list[dict[str, Any]]
+    units: Sequence[dict[str, Any]]
     scheme_id: str
     notices: list[str] = field(default_factory=list)
 
@@ -178,13 +223,27 @@ class RunResult:
 
     def tally(self) -> str:
         c = self.counts
-        totals = [u["total"] for u in self.units if u["status"] == "ok" and u["total"] is not None]
-        mean = f"{sum(totals) / len(totals):.2f}" if totals else "—"
+        totals = [Decimal(str(u["total"])) for u in self.units if u["status"] == "ok" and u["total"] is not None]
+        mean = f"{(sum(totals, Decimal(0)) / len(totals)).quantize(Decimal('0.01'), ROUND_HALF_UP)}" if totals else "—"
         return (f"处理 {len(self.units)} 份：合格 {c['ok']} 份，退回 {c['invalid']} 份，"
                 f"无法读取 {c['unreadable']} 份；平均分 {mean}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"scheme": self.scheme_id, "units": [_public(u) for u in self.units]}
+
+    def write_json(self, path: Path) -> None:
+        """results.json, streamed one unit at a time; the same bytes as ``json.dump(indent=2)``."""
+        with atomic.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write('{\n  "scheme": ' + json.dumps(self.scheme_id, ensure_ascii=False) + ',\n  "units": ')
+            if not len(self.units):
+                fh.write("[]\n}\n")
+                return
+            fh.write("[\n")
+            for i, u in enumerate(self.units):
+                if i:
+                    fh.write(",\n")
+                fh.write(textwrap.indent(json.dumps(_public(u), ensure_ascii=False, indent=2), "    "))
+            fh.write("\n  ]\n}\n")
 
     # `jixiao check` rendering
     def lines(self) -> Iterator[str]:
@@ -219,7 +278,8 @@ def _scheme_ref(scheme: Scheme | None) -> str | None:
 
 
 def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, jobs: int,
-                   progress: bool) -> Iterator[UnitOutcome]:
+                   progress: bool) -> Iterator[tuple[int, UnitOutcome]]:
+    """(file index, outcome) in completion order."""
     bar = None
     if progress:
         from tqdm import tqdm
@@ -228,7 +288,7 @@ def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: P
     try:
         if jobs <= 1 or len(files) <= 1:
             for i, (p, rel) in enumerate(files):
-                yield process_file(str(p), rel, scheme_ref, str(out) if out else None, i)
+                yield i, process_file(str(p), rel, scheme_ref, str(out) if out else None, i)
                 if bar:
                     bar.update()
             return
@@ -238,15 +298,15 @@ def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: P
             futs = {pool.submit(process_file, str(p), rel, scheme_ref, str(out) if out else None, i): i
                     for i, (p, rel) in enumerate(files)}
             for fut in cf.as_completed(futs):
-                i = futs[fut]
+                i = futs.pop(fut)
                 try:
-                    yield fut.result()
+                    yield i, fut.result()
                 except Exception:  # the worker process died (BrokenProcessPool): retry alone
                     retry.append(i)
                 if bar:
                     bar.update()
         for i in sorted(retry):
-            yield _isolated(files[i], scheme_ref, out, i, ctx)
+            yield i, _isolated(files[i], scheme_ref, out, i, ctx)
     finally:
         if bar:
             bar.close()
@@ -269,32 +329,42 @@ def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, jobs: int,
+             progress: bool) -> UnitStore:
+    """Phase 1 into a UnitStore in file order, then the duplicate rule across all of them."""
+    encoded: list[bytes | None] = [None] * len(files)
+    keys: list[Any] = [None] * len(files)
+    for i, o in _iter_outcomes(files, scheme_ref, out, jobs, progress):
+        e = o.entry
+        e["_staging"], e["_report_name"] = o.staging, o.report_name
+        keys[i] = e.get("_key")
+        encoded[i] = UnitStore._encode(e)
+    store = UnitStore()
+    store._items = [b for b in encoded if b is not None]
+    from .validate import UnitKey, duplicates
+
+    dups = duplicates([UnitKey(*k) for k in keys if k])
+    for i in range(len(store)):
+        e = store[i]
+        if e["file"] not in dups:
+            continue
+        probs = [p.as_dict() for p in dups[e["file"]]] + e["problems"]
+        e["problems"] = [p for _, p in sorted(enumerate(probs), key=lambda ip: (ip[1]["severity"] != "error", ip[0]))]
+        e["status"] = "invalid"
+        for k in ("total", "grade", "levels", "indicators"):
+            e[k] = None
+        store[i] = e
+    return store
+
+
 def check_paths(paths: list[Path], scheme: Scheme | None, jobs: int | None = None) -> RunResult:
     """Validate (and score, for note checks) without writing anything."""
     files = discover(paths)
-    outcomes = list(_iter_outcomes(files, _scheme_ref(scheme), None, jobs or 1, progress=False))
-    units = _finish_units([o.entry for o in outcomes], files)
+    units = _collect(files, _scheme_ref(scheme), None, jobs or 1, progress=False)
     return RunResult(units=units, scheme_id=scheme.id if scheme else _main_scheme(units))
 
 
-def _finish_units(entries: list[dict[str, Any]], files: list[tuple[Path, str]]) -> list[dict[str, Any]]:
-    order = {rel: i for i, (_, rel) in enumerate(files)}
-    entries.sort(key=lambda e: order.get(e["file"], 0))
-    from .validate import UnitKey, duplicates
-
-    dups = duplicates([UnitKey(*e["_key"]) for e in entries if e.get("_key")])
-    for e in entries:
-        if e["file"] in dups:
-            e["problems"] = [p.as_dict() for p in dups[e["file"]]] + e["problems"]
-            e["problems"] = [p for _, p in sorted(enumerate(e["problems"]),
-                                                   key=lambda ip: (ip[1]["severity"] != "error", ip[0]))]
-            e["status"] = "invalid"
-            for k in ("total", "grade", "levels", "indicators"):
-                e[k] = None
-    return entries
-
-
-def _main_scheme(units: list[dict[str, Any]]) -> str:
+def _main_scheme(units: Sequence[Mapping[str, Any]]) -> str:
     ids: list[str] = [str(u["_scheme"]) for u in units if u.get("_scheme")]
     return max(sorted(set(ids)), key=ids.count) if ids else DEFAULT_SCHEME
 
@@ -309,30 +379,30 @@ def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | Non
     # never read our own output when OUT lies inside INBOX
     out_abs = out.resolve()
     files = [(p, rel) for p, rel in files if out_abs not in p.resolve().parents]
-    outcomes = list(_iter_outcomes(files, _scheme_ref(scheme), out, jobs or default_jobs(), progress))
-    staged = {o.entry["file"]: o for o in outcomes}
-    units = _finish_units([o.entry for o in outcomes], files)
+    units = _collect(files, _scheme_ref(scheme), out, jobs or default_jobs(), progress)
     notices: list[str] = []
 
     used_names: set[str] = set()
-    for u in units:
-        o = staged[u["file"]]
-        if o.staging is None:
-            continue
-        src = out / o.staging
-        if u["status"] != "ok":  # became invalid in phase 2 (duplicate): no report; return it instead
-            src.unlink(missing_ok=True)
-            _return_after_phase2(u, inbox, scheme, out)
-            continue
-        name = o.report_name or f"{u['file']}.docx"
-        if name in used_names:  # two different units with the same name and year: keep both
-            stem = name[: -len(".docx")]
-            name = f"{stem}（{u.get('unit_code') or Path(u['file']).stem}）.docx"
-        used_names.add(name)
-        dest = out / REPORTS_DIR / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
-        u["report"] = f"{REPORTS_DIR}/{name}"
+    for i in range(len(units)):
+        u = units[i]
+        staging = u.pop("_staging", None)
+        report_name = u.pop("_report_name", None)
+        if staging is not None:
+            src = out / staging
+            if u["status"] != "ok":  # became invalid in phase 2 (duplicate): no report; return it instead
+                src.unlink(missing_ok=True)
+                _return_after_phase2(u, inbox, scheme, out)
+            else:
+                name = report_name or f"{u['file']}.docx"
+                if name in used_names:  # two different units with the same name and year: keep both
+                    stem = name[: -len(".docx")]
+                    name = f"{stem}（{u.get('unit_code') or Path(u['file']).stem}）.docx"
+                used_names.add(name)
+                dest = out / REPORTS_DIR / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dest)
+                u["report"] = f"{REPORTS_DIR}/{name}"
+        units[i] = u
 
     if pdf:
         notices.extend(_make_pdfs(out, [u["report"] for u in units if u["report"]]))
@@ -341,15 +411,11 @@ def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | Non
 
     scheme_id = scheme.id if scheme else _main_scheme(units)
     result = RunResult(units=units, scheme_id=scheme_id, notices=notices)
-    summary_scheme = scheme or load_scheme(scheme_id)
     from . import summary
 
-    summary.write_summary(result.as_dict(), summary_scheme, out / SUMMARY_FILE)
-    import json
-
-    with atomic.atomic_path(out / RESULTS_FILE) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(result.as_dict(), fh, ensure_ascii=False, indent=2)  # streamed: no whole-file string
-        fh.write("\n")
+    summary.write_summary({"scheme": scheme_id, "units": units.public()}, scheme or load_scheme(scheme_id),
+                          out / SUMMARY_FILE)
+    result.write_json(out / RESULTS_FILE)
     return result
 
 
@@ -364,7 +430,7 @@ def _return_after_phase2(u: dict[str, Any], inbox: Path, scheme: Scheme | None, 
     u["returned"] = returned_rel(u["file"])
 
 
-def _remove_stale(out: Path, units: list[dict[str, Any]], pdf: bool) -> None:
+def _remove_stale(out: Path, units: Sequence[Mapping[str, Any]], pdf: bool) -> None:
     """Reports and returned workbooks of an earlier run that this run did not produce are removed,
     so OUT always reflects the latest run (the officer reruns after corrections)."""
     keep = {u["report"] for u in units if u["report"]} | {u["returned"] for u in units if u["returned"]}
