@@ -266,11 +266,11 @@ STAGE_ROWS = (
     ("validate", "validate (validate.validate)", "workbook", "validate"),
     ("score", "score (scoring.score)", "workbook", "score"),
     ("docx_build", ".docx build (report.build_report)", "report", "docx"),
-    ("docx_write", ".docx write (atomic.write_bytes, fsync)", "report", None),
+    ("docx_write", ".docx write (atomic.write_bytes)", "report", None),
     ("returned", "returned workbook (returned.write_returned)", "invalid", None),
-    ("phase2", "phase 2: duplicates (batch._finish_units)", "workbook", None),
+    ("phase2", "phase 2: store + duplicates (batch.apply_duplicates)", "workbook", None),
     ("summary", "汇总表.xlsx (summary.write_summary)", "workbook", "summary"),
-    ("results_json", "results.json (json.dumps, atomic)", "workbook", None),
+    ("results_json", "results.json (RunResult.write_json, streamed)", "workbook", None),
 )
 
 
@@ -343,15 +343,14 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
             if e.get("unit_code"):
                 e["unit_code"] = f"{e['unit_code']}-{j}"
             units.append(e)
-        fake_files = [(Path(u["file"]), u["file"]) for u in units]
         t0 = pc()
-        units = batch._finish_units(units, fake_files)
+        store = batch.UnitStore(units)
+        batch.apply_duplicates(store)
         t1 = pc()
-        rr = batch.RunResult(units=units, scheme_id=scheme.id)
-        summary.write_summary(rr.as_dict(), scheme, out / batch.SUMMARY_FILE)
+        rr = batch.RunResult(units=store, scheme_id=scheme.id)
+        summary.write_summary({"scheme": scheme.id, "units": store.public()}, scheme, out / batch.SUMMARY_FILE)
         t2 = pc()
-        atomic.write_bytes(out / batch.RESULTS_FILE,
-                           (json.dumps(rr.as_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        rr.write_json(out / batch.RESULTS_FILE)
         t3 = pc()
         at_n[n] = {"phase2": (t1 - t0) / n, "summary": (t2 - t1) / n, "results_json": (t3 - t2) / n}
     return {"sample": c, "per": per, "at_n": at_n}

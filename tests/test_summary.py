@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+import time
+import tracemalloc
+import weakref
 import zipfile
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import openpyxl
 import pytest
@@ -166,10 +173,10 @@ def test_links_are_relative(built: Path) -> None:
 def test_formula_injection_stays_text(built: Path) -> None:
     with zipfile.ZipFile(built) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
-        strings = z.read("xl/sharedStrings.xml").decode()
     assert "<f>" not in sheet
+    # constant_memory mode: strings are inline in the sheet, not in xl/sharedStrings.xml
     for s in ("=HYPERLINK(&quot;http://evil&quot;,&quot;x&quot;)", "@SUM(A1)", "+1", "-1.xlsx"):
-        assert f">{s}<" in strings or f'>{s.replace("&quot;", chr(34))}<' in strings
+        assert f">{s}<" in sheet or f'>{s.replace("&quot;", chr(34))}<' in sheet
     ws = openpyxl.load_workbook(built)["汇总"]
     hostile = [r for r in ws.iter_rows(min_row=4) if r[1].value == HOSTILE][0]
     assert hostile[1].data_type == "s" and hostile[2].value == "+1" and hostile[2].data_type == "s"
@@ -287,8 +294,10 @@ def test_rank_units_and_labels() -> None:
     units = [{"file": f, "status": "ok", "unit_code": c, "unit_name": f, "total": t}
              for f, c, t in [("a", "3", 80.0), ("b", "2", 90.0), ("c", "1", 80.0), ("d", "4", 79.999999999)]]
     units.append({"file": "e", "status": "ok", "total": None})
-    assert [(r.unit["file"], r.rank) for r in rank_units(units)] == [
-        ("b", 1), ("c", 2), ("a", 2), ("d", 2), ("e", None)]
+    ranked = rank_units(units)
+    assert [(r.file, r.rank) for r in ranked] == [("b", 1), ("c", 2), ("a", 2), ("d", 2), ("e", None)]
+    assert [r.index for r in ranked] == [1, 2, 0, 3, 4]  # light records: the unit is units[index]
+    assert ranked[0].total == Decimal("90.00") and ranked[3].total == Decimal("80.00")
     assert [status_label(s) for s in ("ok", "invalid", "unreadable", "x")] == ["合格", "退回修改", "无法读取", "x"]
 
 
@@ -306,3 +315,143 @@ def test_odd_values_do_not_break_the_workbook(jianghua: Scheme) -> None:
     assert rows[0][13] == f"reports/{long_name}.docx" and wb["汇总"]["N4"].hyperlink is None
     assert rows[1][4] == "weird" and rows[1][14] == "odd.xlsx"
     assert wb["问题清单"]["D3"].value == "提示"
+
+
+def test_rich_string_lookalike_stays_plain_text(jianghua: Scheme) -> None:
+    """XlsxWriter copies "<r>…</r>" strings into the XML as they are; they must stay text."""
+    import io
+
+    name = "<r>&x </r>"
+    u = ok_unit(jianghua, name, "<r>1</r>", 90.0, "优", problems=[
+        {"severity": "error", "code": "x", "sheet": "<r>s</r>", "cell": "A1", "cells": [], "message": "<r></r>"}])
+    wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes({"units": [u]}, jianghua)))
+    row = [c.value for c in wb["汇总"][4]]
+    assert row[1] == name and row[2] == "<r>1</r>"
+    assert wb["汇总"]["B4"].font.name == "宋体"
+    assert [c.value for c in wb["得分明细"][4]][1] == name
+    assert [c.value for c in wb["问题清单"][3]][1:9] == [name, u["file"], "错误", "<r>s</r>", "A1", None, "x",
+                                                      "<r></r>"]
+
+
+# --------------------------------------------------------------------------- streaming
+def many_units(scheme: Scheme, n: int) -> list[dict[str, Any]]:
+    """``n`` units like a province's: mostly valid with spread totals, some invalid, a few unreadable."""
+    warn = {"severity": "warning", "code": "perf_target_low", "sheet": "绩效指标", "cell": "F5",
+            "cells": ["绩效指标!F5"], "field": None, "message": "指标值设定可能偏低"}
+    err = {"severity": "error", "code": "budget_identity", "sheet": "收支情况", "cell": "C7",
+           "cells": ["收支情况!C5", "收支情况!C7", "收支情况!C8"], "field": "spend_basic", "message": "收支不平衡"}
+    grades = [(g.name, g.min) for g in scheme.grades]
+    units: list[dict[str, Any]] = []
+    for i in range(n):
+        if i % 20 == 7:
+            units.append(bad_unit(f"第{i}号单位", f"县{i % 9}/第{i}号单位.xlsx", [warn, err]))
+        elif i % 50 == 13:
+            units.append(unreadable_unit(f"县{i % 9}/坏{i}.xlsx"))
+        else:
+            total = 50 + (i * 37 % 5000) / 100  # 50.00 … 99.99
+            grade = next(name for name, low in grades if total >= low)
+            units.append(ok_unit(scheme, f"第{i}号单位", f"{412000 + i}", total, grade,
+                                 problems=[warn] if i % 11 == 0 else None, file=f"县{i % 9}/第{i}号单位.xlsx"))
+    return units
+
+
+class _Decoded(dict):  # type: ignore[type-arg]
+    """A plain dict that can be watched with weakref.finalize."""
+
+
+class LazyUnits(Sequence[Mapping[str, Any]]):
+    """Units kept as JSON bytes and decoded to a fresh dict on every access, like the batch's store.
+
+    Counts how many decoded units are alive at once.
+    """
+
+    def __init__(self, units: list[dict[str, Any]]):
+        self._blobs = [json.dumps(u, ensure_ascii=False).encode() for u in units]
+        self.alive = self.peak = self.fetches = 0
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    @overload
+    def __getitem__(self, i: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            raise TypeError("no slices: one unit at a time")
+        u = _Decoded(json.loads(self._blobs[i]))
+        self.fetches += 1
+        self.alive += 1
+        self.peak = max(self.peak, self.alive)
+        weakref.finalize(u, self._gone)
+        return u
+
+    def _gone(self) -> None:
+        self.alive -= 1
+
+
+def test_lazy_units_are_fetched_one_at_a_time(jianghua: Scheme, tmp_path: Path) -> None:
+    units = many_units(jianghua, 500)
+    lazy = LazyUnits(units)
+    path = tmp_path / "汇总表.xlsx"
+    write_summary({"scheme": jianghua.id, "units": lazy}, jianghua, path)
+    assert lazy.peak <= 2, f"{lazy.peak} decoded units alive at once"
+    assert lazy.alive == 0
+    # one pass for the records and statistics, then one fetch per row written
+    n_ok = sum(u["status"] == "ok" for u in units)
+    n_problems = sum(bool(u["problems"]) for u in units)
+    assert lazy.fetches == 2 * len(units) + n_ok + n_problems
+    # the same workbook as from a list of dicts
+    assert path.read_bytes() == build_summary_bytes({"scheme": jianghua.id, "units": units}, jianghua)
+    wb = openpyxl.load_workbook(path)
+    assert wb["汇总"].max_row == 3 + 500
+    assert [r[7] for r in wb["汇总"].iter_rows(min_row=4, max_row=6, values_only=True)] == [1, 2, 3]
+
+
+
+def test_failure_leaves_no_files(jianghua: Scheme, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    import toolkit.summary as summary
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def boom(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(summary, "_problems_sheet", boom)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        write_summary(sample_results(jianghua), jianghua, out / "汇总表.xlsx")
+    assert list(out.iterdir()) == [] and list(scratch.iterdir()) == []
+
+# --------------------------------------------------------------------------- measurement (not a test)
+def measure(n: int, scheme_id: str = "jianghua-2023") -> dict[str, float]:
+    """Peak traced memory (MB) and time of write_summary for ``n`` generated units.
+
+    ``python -m tests.test_summary 1000 10000`` from the project root prints it; nothing asserts it.
+    """
+    import tempfile
+
+    scheme = load_scheme(scheme_id)
+    units = many_units(scheme, n)
+    out: dict[str, float] = {}
+    for kind, seq in (("list", units), ("lazy", LazyUnits(units))):
+        with tempfile.TemporaryDirectory() as d:
+            tracemalloc.start()
+            t = time.perf_counter()
+            write_summary({"scheme": scheme.id, "units": seq}, scheme, Path(d) / "汇总表.xlsx")
+            out[f"{kind}_s"] = time.perf_counter() - t
+            out[f"{kind}_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            out["size_mb"] = (Path(d) / "汇总表.xlsx").stat().st_size / 2**20
+    return out
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:] or ["1000", "10000"]:
+        m = measure(int(arg))
+        print(f"{int(arg):>6} units: peak {m['list_peak_mb']:.2f} MB (list of dicts), {m['lazy_peak_mb']:.2f} MB "
+              f"(lazy JSON store); {m['list_s']:.1f} s; file {m['size_mb']:.2f} MB")

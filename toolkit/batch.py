@@ -333,17 +333,21 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
              progress: bool) -> UnitStore:
     """Phase 1 into a UnitStore in file order, then the duplicate rule across all of them."""
     encoded: list[bytes | None] = [None] * len(files)
-    keys: list[Any] = [None] * len(files)
     for i, o in _iter_outcomes(files, scheme_ref, out, jobs, progress):
         e = o.entry
         e["_staging"], e["_report_name"] = o.staging, o.report_name
-        keys[i] = e.get("_key")
         encoded[i] = UnitStore._encode(e)
     store = UnitStore()
     store._items = [b for b in encoded if b is not None]
+    apply_duplicates(store)
+    return store
+
+
+def apply_duplicates(store: UnitStore) -> None:
+    """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
     from .validate import UnitKey, duplicates
 
-    dups = duplicates([UnitKey(*k) for k in keys if k])
+    dups = duplicates([UnitKey(*u["_key"]) for u in store if u.get("_key")])
     for i in range(len(store)):
         e = store[i]
         if e["file"] not in dups:
@@ -354,7 +358,6 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
         for k in ("total", "grade", "levels", "indicators"):
             e[k] = None
         store[i] = e
-    return store
 
 
 def check_paths(paths: list[Path], scheme: Scheme | None, jobs: int | None = None) -> RunResult:

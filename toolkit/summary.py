@@ -9,27 +9,35 @@ returns the workbook; ``write_summary`` writes it atomically. Sheets:
 - 统计     counts per status, grade and score band, total statistics, a column chart
 
 Every string goes through ``write_string`` (no formula, URL or number guessing), so a unit name
-like ``=HYPERLINK(…)`` stays text. The output is deterministic: fixed document dates, fixed zip
+like ``=HYPERLINK(…)`` stays text (and ``<r>…</r>``, which XlsxWriter would copy into the XML raw,
+goes in as a rich string). The output is deterministic: fixed document dates, fixed zip
 timestamps, no paths beyond the relative links from results.json.
+
+Memory stays flat in the number of units: ``results["units"]`` may be any random-access sequence
+whose items are decoded on access (the batch keeps them as compact JSON). One pass reads each unit
+once into a light ``RankedUnit`` record and the statistics; each sheet then fetches ``units[i]``
+for the row it writes and drops it. XlsxWriter runs in ``constant_memory`` mode (each row goes to
+a temporary file as soon as the next row starts), so every sheet is written strictly top to bottom.
 """
 
 from __future__ import annotations
 
 import io
 import statistics
+import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import IO, Any, TypeGuard
 
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from .atomic import write_bytes
+from .atomic import atomic_path
 from .schemes import Node, Scheme
 
 SHEET_SUMMARY = "汇总"
@@ -54,7 +62,9 @@ _FONT = "宋体"
 _TITLE_FONT = "黑体"
 _MAX_URL = 255  # Excel's limit for a hyperlink target
 _WORKBOOK_OPTIONS: dict[str, Any] = {
-    "in_memory": True,
+    # One row in memory at a time (rows go to a temporary file); excludes in_memory.
+    "constant_memory": True,
+    "in_memory": False,
     "strings_to_formulas": False,
     "strings_to_urls": False,
     "strings_to_numbers": False,
@@ -73,10 +83,22 @@ def severity_label(severity: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- ordering and numbers
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RankedUnit:
-    unit: Mapping[str, Any]
-    rank: int | None  # competition rank among valid units (1, 2, 2, 4); None when not ranked
+    """A light record of one unit, enough to order the sheets and size their columns.
+
+    The unit itself stays in ``results["units"]``; the sheets fetch ``units[index]`` again for the
+    row they write.
+    """
+
+    index: int  # position in results["units"]
+    status: Any
+    total: Decimal | None  # the total as a 2-decimal Decimal; None when missing or not a number
+    unit_code: Any
+    unit_name: Any
+    file: Any
+    has_problems: bool = False
+    rank: int | None = None  # competition rank among valid units (1, 2, 2, 4); None when not ranked
 
 
 def _score_key(total: Any) -> Decimal | None:
@@ -89,36 +111,42 @@ def _score_key(total: Any) -> Decimal | None:
         return None
 
 
+def _record(index: int, u: Mapping[str, Any]) -> RankedUnit:
+    return RankedUnit(index, u.get("status"), _score_key(u.get("total")), u.get("unit_code"),
+                      u.get("unit_name"), u.get("file"), bool(u.get("problems")))
+
+
 def rank_units(units: Iterable[Mapping[str, Any]]) -> list[RankedUnit]:
-    """Units in display order with their rank.
+    """Units in display order with their rank, as light records (``index`` is the position in ``units``).
 
     Valid units with a total come first, by total descending (ties share a rank, competition
     style; equal totals are listed by unit code, then name, then file); then the remaining valid
     units, then invalid, then unreadable, then anything else, each by file.
     """
-    ranked: list[tuple[Decimal, Mapping[str, Any]]] = []
-    rest: list[Mapping[str, Any]] = []
-    for u in units:
-        key = _score_key(u.get("total")) if u.get("status") == "ok" else None
-        if key is None:
-            rest.append(u)
-        else:
-            ranked.append((key, u))
+    return _rank([_record(i, u) for i, u in enumerate(units)])
 
-    def tie(u: Mapping[str, Any]) -> tuple[Any, ...]:
-        code, name = u.get("unit_code"), u.get("unit_name")
-        return (code is None, str(code or ""), name is None, str(name or ""), str(u.get("file") or ""))
 
-    ranked.sort(key=lambda t: (-t[0], tie(t[1])))
+def _rank(records: Iterable[RankedUnit]) -> list[RankedUnit]:
+    """``rank_units`` on records already taken (in input order, which breaks remaining ties)."""
+    ranked: list[RankedUnit] = []
+    rest: list[RankedUnit] = []
+    for rec in records:
+        (ranked if rec.status == "ok" and rec.total is not None else rest).append(rec)
+
+    def tie(r: RankedUnit) -> tuple[Any, ...]:
+        code, name = r.unit_code, r.unit_name
+        return (code is None, str(code or ""), name is None, str(name or ""), str(r.file or ""))
+
+    ranked.sort(key=lambda r: (-r.total if r.total is not None else Decimal(0), tie(r)))
     out: list[RankedUnit] = []
     prev: Decimal | None = None
     rank = 0
-    for i, (key, u) in enumerate(ranked, start=1):
-        if key != prev:
-            rank, prev = i, key
-        out.append(RankedUnit(u, rank))
-    rest.sort(key=lambda u: (_STATUS_ORDER.get(u.get("status") or "", 3), str(u.get("file") or "")))
-    out.extend(RankedUnit(u, None) for u in rest)
+    for i, r in enumerate(ranked, start=1):
+        if r.total != prev:
+            rank, prev = i, r.total
+        out.append(replace(r, rank=rank))
+    rest.sort(key=lambda r: (_STATUS_ORDER.get(r.status or "", 3), str(r.file or "")))
+    out.extend(rest)
     return out
 
 
@@ -189,11 +217,25 @@ class _Formats:
 
 
 # --------------------------------------------------------------------------- cell helpers
+def _str(ws: Worksheet, r: int, c: int, s: str, f: Format) -> None:
+    """Write a string as text, whatever it looks like.
+
+    XlsxWriter copies a string that starts with ``<r>`` and ends with ``</r>`` into the XML
+    unescaped, taking it for a prepared rich string: a unit name like that would corrupt the file
+    or inject cells. Such a string is written as a real rich string of three runs in the cell's
+    font, which reads back as the same text.
+    """
+    if len(s) > 6 and s.startswith("<r>") and s.endswith("</r>"):
+        ws.write_rich_string(r, c, f, s[:1], f, s[1:-1], f, s[-1:], f)
+    else:
+        ws.write_string(r, c, s, f)
+
+
 def _text(ws: Worksheet, r: int, c: int, v: Any, f: Format) -> None:
     if v is None or v == "":
         ws.write_blank(r, c, None, f)
     else:
-        ws.write_string(r, c, str(v), f)
+        _str(ws, r, c, str(v), f)
 
 
 def _number(ws: Worksheet, r: int, c: int, v: Any, f: Format, text_f: Format) -> None:
@@ -207,20 +249,36 @@ def _link(ws: Worksheet, r: int, c: int, target: str, label: str, fmt: _Formats)
     """A hyperlink to a file relative to the workbook; plain text when Excel cannot hold it."""
     url = "external:" + _escape_link(target)
     if _utf16_len(url) > _MAX_URL or ws.write_url(r, c, url, fmt.link, label) != 0:
-        ws.write_string(r, c, target, fmt.text)
+        _str(ws, r, c, target, fmt.text)
 
 
 def _header_row(ws: Worksheet, r: int, headers: Sequence[str], f: Format, c0: int = 0) -> None:
     for c, h in enumerate(headers, start=c0):
-        ws.write_string(r, c, h, f)
+        _str(ws, r, c, h, f)
+
+
+def _merge(ws: Worksheet, r: int, c1: int, c2: int, text: str, f: Format) -> None:
+    """Merge columns ``c1``..``c2`` of row ``r`` around ``text``."""
+    ws.merge_range(r, c1, r, c2, "", f)
+    _str(ws, r, c1, text, f)
+
+
+def _merge_down(ws: Worksheet, r1: int, r2: int, c: int) -> None:
+    """Record the merge of rows ``r1``..``r2`` of column ``c``; the caller writes the cells.
+
+    In constant_memory mode ``merge_range`` over several rows would write the lower row's blank
+    cell and so close the upper row before the rest of it is written; the caller writes the text
+    with the upper row and the blank with the lower one instead, as merge_range would have.
+    """
+    ws.merge.append([r1, c, r2, c])
 
 
 def _title(ws: Worksheet, r: int, last_col: int, text: str, f: Format, height: float = 30) -> None:
     ws.set_row(r, height)
     if last_col > 0:
-        ws.merge_range(r, 0, r, last_col, text, f)
+        _merge(ws, r, 0, last_col, text, f)
     else:
-        ws.write_string(r, 0, text, f)
+        _str(ws, r, 0, text, f)
 
 
 def _print_setup(ws: Worksheet, repeat_first: int, repeat_last: int, landscape: bool = True) -> None:
@@ -273,50 +331,103 @@ class _Counts:
     by_status: dict[str, int]
 
 
+@dataclass
+class _Tally:
+    """Everything the sheets need beyond the records, taken in the same single pass over the units."""
+
+    counts: _Counts
+    years: set[int] = field(default_factory=set)  # at most two: only "exactly one year" matters
+    n_ok: int = 0  # valid units (with or without a total)
+    totals: list[Decimal] = field(default_factory=list)  # totals of valid units, in input order
+    grades: dict[str, int] = field(default_factory=dict)  # valid units per grade of the scheme
+    level_sums: dict[str, Decimal] = field(default_factory=dict)  # level name → sum over valid units
+    level_ns: dict[str, int] = field(default_factory=dict)  # level name → valid units with a score
+
+
+def _scan(units: Sequence[Mapping[str, Any]], scheme: Scheme) -> tuple[list[RankedUnit], _Tally]:
+    """One pass over ``units``, each fetched once and dropped: a light record per unit, the tally."""
+    records: list[RankedUnit] = []
+    by_status = {s: 0 for s in STATUS_LABELS}
+    tally = _Tally(_Counts(len(units), by_status), grades={g.name: 0 for g in scheme.grades})
+    for i in range(len(units)):
+        u = units[i]
+        rec = _record(i, u)
+        records.append(rec)
+        s = rec.status or ""
+        by_status[s] = by_status.get(s, 0) + 1
+        if len(tally.years) < 2 and _is_number(y := u.get("fiscal_year")):
+            tally.years.add(int(y))
+        if rec.status != "ok":
+            continue
+        tally.n_ok += 1
+        if rec.total is not None:
+            tally.totals.append(rec.total)
+        g = u.get("grade")
+        if isinstance(g, str) and g in tally.grades:
+            tally.grades[g] += 1
+        levels = u.get("levels") or {}
+        for lv in scheme.levels:
+            v = _score_key(levels.get(lv.name))
+            if v is not None:
+                tally.level_sums[lv.name] = tally.level_sums.get(lv.name, Decimal(0)) + v
+                tally.level_ns[lv.name] = tally.level_ns.get(lv.name, 0) + 1
+    return records, tally
+
+
 def build_summary_bytes(results: Mapping[str, Any], scheme: Scheme) -> bytes:
-    """The 汇总表 for a results.json structure, as .xlsx bytes (identical for identical input)."""
-    units: list[Mapping[str, Any]] = list(results.get("units") or [])
-    rows = rank_units(units)
-    counts = _count(units)
+    """The 汇总表 for a results.json structure, as .xlsx bytes (identical for identical input).
+
+    ``results["units"]`` may be any random-access sequence of unit mappings; each unit is fetched
+    by index a few times and never more than one at a time is kept.
+    """
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, _WORKBOOK_OPTIONS)
-    wb.set_properties({
-        "title": _title_text(units),
-        "subject": scheme.title,
-        "author": "jixiao",
-        "comments": f"评分方案 {scheme.id}",
-        "created": _CREATED,
-    })
-    fmt = _Formats(wb)
-    _summary_sheet(wb.add_worksheet(SHEET_SUMMARY), fmt, rows, scheme, counts, units)
-    _detail_sheet(wb.add_worksheet(SHEET_DETAIL), fmt, rows, scheme)
-    _problems_sheet(wb.add_worksheet(SHEET_PROBLEMS), fmt, rows)
-    _stats_sheet(wb, wb.add_worksheet(SHEET_STATS), fmt, units, scheme, counts)
-    wb.close()
+    _build(results, scheme, buf)
     return buf.getvalue()
 
 
 def write_summary(results: Mapping[str, Any], scheme: Scheme, path: Path) -> None:
-    """Write the 汇总表 to ``path`` atomically (``.<name>.part`` then rename)."""
-    write_bytes(Path(path), build_summary_bytes(results, scheme))
+    """Write the 汇总表 to ``path`` atomically (``.<name>.part`` then rename), streaming to disk."""
+    with atomic_path(Path(path)) as part:
+        _build(results, scheme, str(part))
 
 
-def _count(units: Sequence[Mapping[str, Any]]) -> _Counts:
-    by_status = {s: 0 for s in STATUS_LABELS}
-    for u in units:
-        s = u.get("status") or ""
-        by_status[s] = by_status.get(s, 0) + 1
-    return _Counts(len(units), by_status)
+def _build(results: Mapping[str, Any], scheme: Scheme, target: str | IO[bytes]) -> None:
+    units: Any = results.get("units") or []
+    if not (hasattr(units, "__len__") and hasattr(units, "__getitem__")):
+        units = list(units)  # a plain iterable: no random access, so hold it
+    records, tally = _scan(units, scheme)
+    rows = _rank(records)
+    del records
+    # XlsxWriter's temporary files (rows of each sheet, then the package parts) live here.
+    with tempfile.TemporaryDirectory(prefix="jixiao-summary-", ignore_cleanup_errors=True) as tmp:
+        wb = xlsxwriter.Workbook(target, {**_WORKBOOK_OPTIONS, "tmpdir": tmp})
+        try:
+            wb.set_properties({
+                "title": _title_text(tally.years),
+                "subject": scheme.title,
+                "author": "jixiao",
+                "comments": f"评分方案 {scheme.id}",
+                "created": _CREATED,
+            })
+            fmt = _Formats(wb)
+            _summary_sheet(wb.add_worksheet(SHEET_SUMMARY), fmt, units, rows, scheme, tally)
+            _detail_sheet(wb.add_worksheet(SHEET_DETAIL), fmt, units, rows, scheme)
+            _problems_sheet(wb.add_worksheet(SHEET_PROBLEMS), fmt, units, rows)
+            _stats_sheet(wb, wb.add_worksheet(SHEET_STATS), fmt, scheme, tally)
+            wb.close()
+        finally:
+            if not wb.fileclosed:  # failed half-way: release the row files so the folder can go
+                for ws in wb.worksheets():
+                    ws._opt_close()
 
 
 def _severity_count(unit: Mapping[str, Any], severity: str) -> int:
     return sum(1 for p in unit.get("problems") or [] if p.get("severity") == severity)
 
 
-def _title_text(units: Sequence[Mapping[str, Any]]) -> str:
-    years = {int(y) for u in units if _is_number(y := u.get("fiscal_year"))}
+def _title_text(years: set[int]) -> str:
     if len(years) == 1:
-        return f"{years.pop()}年度{TITLE}"
+        return f"{next(iter(years))}年度{TITLE}"
     return TITLE
 
 
@@ -329,8 +440,8 @@ def _count_note(counts: _Counts) -> str:
 
 
 # --------------------------------------------------------------------------- 汇总
-def _summary_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], scheme: Scheme,
-                   counts: _Counts, units: Sequence[Mapping[str, Any]]) -> None:
+def _summary_sheet(ws: Worksheet, fmt: _Formats, units: Sequence[Mapping[str, Any]],
+                   rows: Sequence[RankedUnit], scheme: Scheme, tally: _Tally) -> None:
     levels = scheme.levels
     headers = (["序号", "单位", "编码", "年度", "状态", "总分", "等级", "排名"]
                + [f"{lv.name}（{_pts(lv.points)}分）" for lv in levels]
@@ -340,15 +451,14 @@ def _summary_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sch
     c_err = c_lv + len(levels)
     c_link, c_file = c_err + 2, c_err + 3
 
-    widths: list[float] = [5, _fit((ru.unit.get("unit_name") for ru in rows), "单位", 16, 36), 9, 7, 9, 8,
-                           6, 6]
+    widths: list[float] = [5, _fit((ru.unit_name for ru in rows), "单位", 16, 36), 9, 7, 9, 8, 6, 6]
     widths += [max(9, min(18, _width(h) + 1)) for h in headers[c_lv:c_err]]
-    widths += [7, 7, 11, _fit((ru.unit.get("file") for ru in rows), "文件", 16, 40)]
+    widths += [7, 7, 11, _fit((ru.file for ru in rows), "文件", 16, 40)]
     _set_widths(ws, widths)
 
-    _title(ws, 0, last, _title_text(units), fmt.title)
+    _title(ws, 0, last, _title_text(tally.years), fmt.title)
     ws.set_row(1, 20)
-    ws.merge_range(1, 0, 1, last, f"{_count_note(counts)}。评分方案：{scheme.title}", fmt.note)
+    _merge(ws, 1, 0, last, f"{_count_note(tally.counts)}。评分方案：{scheme.title}", fmt.note)
     hr = 2
     _fit_height(ws, hr, zip(headers, widths, strict=True), min_lines=2)
     _header_row(ws, hr, headers, fmt.header)
@@ -356,7 +466,7 @@ def _summary_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sch
     r = hr
     for i, ru in enumerate(rows, start=1):
         r = hr + i
-        u = ru.unit
+        u = units[ru.index]
         status = u.get("status")
         ws.write_number(r, 0, i, fmt.int)
         _text(ws, r, 1, u.get("unit_name"), fmt.text)
@@ -379,6 +489,7 @@ def _summary_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sch
             ws.write_blank(r, c_link, None, fmt.text)
         _text(ws, r, c_file, u.get("file"), fmt.text)
         _fit_height(ws, r, ((u.get("unit_name"), widths[1]), (u.get("file"), widths[c_file])))
+        del u, lv_scores
     ws.freeze_panes(hr + 1, 2)
     ws.autofilter(hr, 0, max(r, hr), last)
     _print_setup(ws, hr, hr)
@@ -390,7 +501,8 @@ def _leaf_group(leaf: Node) -> str:
     return " / ".join(parts)
 
 
-def _detail_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], scheme: Scheme) -> None:
+def _detail_sheet(ws: Worksheet, fmt: _Formats, units: Sequence[Mapping[str, Any]],
+                  rows: Sequence[RankedUnit], scheme: Scheme) -> None:
     leaves = scheme.leaves()
     fixed = ["序号", "单位", "编码", "总分", "等级"]
     c0 = len(fixed)
@@ -398,7 +510,7 @@ def _detail_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sche
     _title(ws, 0, last, "各单位三级指标得分明细（合格单位）", fmt.title)
     h1, h2 = 1, 2
     labels = [f"{leaf.name}（{_pts(leaf.points)}分）" for leaf in leaves]
-    names = [ru.unit.get("unit_name") for ru in rows if ru.unit.get("status") == "ok"]
+    names = [ru.unit_name for ru in rows if ru.status == "ok"]
     widths: list[float] = [5, _fit(names, "单位", 16, 36), 9, 8, 6]
     widths += [max(11, min(18, _width(t) / 2.5 + 2)) for t in labels]  # the label in about 3 lines
     _set_widths(ws, widths)
@@ -411,22 +523,26 @@ def _detail_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sche
             groups.append((c0 + j, c0 + j, g))
     _fit_height(ws, h1, ((g, sum(widths[a:b + 1])) for a, b, g in groups))
     _fit_height(ws, h2, zip(labels, widths[c0:], strict=True), min_lines=2)
-    for c, h in enumerate(fixed):
-        ws.merge_range(h1, c, h2, c, h, fmt.header)
+    # the fixed headers span both header rows
+    for c in range(c0):
+        _merge_down(ws, h1, h2, c)
+    _header_row(ws, h1, fixed, fmt.header)
     # group row: consecutive leaves under the same 一级/二级 share one merged cell
     for a, b, g in groups:
         if b > a:
-            ws.merge_range(h1, a, h1, b, g, fmt.header)
+            _merge(ws, h1, a, b, g, fmt.header)
         else:
-            ws.write_string(h1, a, g, fmt.header)
+            _str(ws, h1, a, g, fmt.header)
+    for c in range(c0):
+        ws.write_blank(h2, c, None, fmt.header)
     _header_row(ws, h2, labels, fmt.header, c0)
 
     r = h2
     n = 0
     for ru in rows:
-        u = ru.unit
-        if u.get("status") != "ok":
+        if ru.status != "ok":
             continue
+        u = units[ru.index]
         n += 1
         r = h2 + n
         ws.write_number(r, 0, n, fmt.int)
@@ -438,27 +554,29 @@ def _detail_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit], sche
         for j, leaf in enumerate(leaves):
             _number(ws, r, c0 + j, scores.get(leaf.id), fmt.score, fmt.center)
         _fit_height(ws, r, ((u.get("unit_name"), widths[1]),))
+        del u, scores
     ws.freeze_panes(h2 + 1, 2)
     ws.autofilter(h2, 0, r, max(last, c0 - 1))
     _print_setup(ws, h1, h2)
 
 
 # --------------------------------------------------------------------------- 问题清单
-def _problems_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit]) -> None:
+def _problems_sheet(ws: Worksheet, fmt: _Formats, units: Sequence[Mapping[str, Any]],
+                    rows: Sequence[RankedUnit]) -> None:
     headers = ["序号", "单位", "文件", "严重程度", "工作表", "单元格", "涉及单元格", "问题代码", "说明"]
     last = len(headers) - 1
     _title(ws, 0, last, "问题清单", fmt.title)
     hr = 1
     ws.set_row(hr, 24)
     _header_row(ws, hr, headers, fmt.header)
-    with_problems = [ru.unit for ru in rows if ru.unit.get("problems")]
-    widths = [6, _fit((u.get("unit_name") for u in with_problems), "单位", 14, 30),
-              _fit((u.get("file") for u in with_problems), "文件", 14, 30), 9, 12, 8, 24, 20, 60]
+    with_problems = [ru for ru in rows if ru.has_problems]
+    widths = [6, _fit((ru.unit_name for ru in with_problems), "单位", 14, 30),
+              _fit((ru.file for ru in with_problems), "文件", 14, 30), 9, 12, 8, 24, 20, 60]
     _set_widths(ws, widths)
     r = hr
     n = 0
-    for ru in rows:
-        u = ru.unit
+    for ru in with_problems:
+        u = units[ru.index]
         probs = list(u.get("problems") or [])
         # errors first; stable otherwise
         probs.sort(key=lambda p: 0 if p.get("severity") == "error" else 1)
@@ -480,16 +598,16 @@ def _problems_sheet(ws: Worksheet, fmt: _Formats, rows: Sequence[RankedUnit]) ->
             _fit_height(ws, r, ((u.get("unit_name"), widths[1]), (u.get("file"), widths[2]),
                                 (p.get("sheet"), widths[4]), (involved, widths[6]), (p.get("code"), widths[7]),
                                 (p.get("message"), widths[8])))
+        del u, probs
     ws.freeze_panes(hr + 1, 0)
     ws.autofilter(hr, 0, r, last)
     _print_setup(ws, hr, hr)
 
 
 # --------------------------------------------------------------------------- 统计
-def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: Sequence[Mapping[str, Any]],
-                 scheme: Scheme, counts: _Counts) -> None:
-    ok = [u for u in units if u.get("status") == "ok"]
-    totals = [k for k in (_score_key(u.get("total")) for u in ok) if k is not None]
+def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, scheme: Scheme, tally: _Tally) -> None:
+    counts = tally.counts
+    totals = tally.totals
     n_ok = len(totals)
     _title(ws, 0, 4, "统计", fmt.title)
     r = 2
@@ -501,27 +619,23 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
             ws.write_blank(row, col, None, fmt.pct)
 
     # 一、审核结果
-    ws.write_string(r, 0, "一、审核结果", fmt.section)
+    _str(ws, r, 0, "一、审核结果", fmt.section)
     r += 1
     _header_row(ws, r, ["状态", "份数", "占比"], fmt.header)
     status_rows = [(label, counts.by_status.get(s, 0)) for s, label in STATUS_LABELS.items()]
     status_rows += [(s, c) for s, c in counts.by_status.items() if s not in STATUS_LABELS]
     for label, c in [*status_rows, ("合计", counts.total)]:
         r += 1
-        ws.write_string(r, 0, label, fmt.center)
+        _str(ws, r, 0, label, fmt.center)
         ws.write_number(r, 1, c, fmt.int)
         share(c, counts.total, r, 2)
     r += 2
 
     # 二、等级分布
-    ws.write_string(r, 0, "二、等级分布（合格单位）", fmt.section)
+    _str(ws, r, 0, "二、等级分布（合格单位）", fmt.section)
     r += 1
     _header_row(ws, r, ["等级", "分数区间", "单位数", "占比"], fmt.header)
-    grade_counts = {g.name: 0 for g in scheme.grades}
-    for u in ok:
-        g = u.get("grade")
-        if g in grade_counts:
-            grade_counts[g] += 1
+    grade_counts = tally.grades
     upper: Decimal | None = None
     for g in scheme.grades:
         r += 1
@@ -532,14 +646,14 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
         else:
             rng = f"{_pts(g.min)}≤总分<{_pts(upper)}"
         upper = g.min
-        ws.write_string(r, 0, g.name, fmt.center)
-        ws.write_string(r, 1, rng, fmt.center)
+        _str(ws, r, 0, g.name, fmt.center)
+        _str(ws, r, 1, rng, fmt.center)
         ws.write_number(r, 2, grade_counts[g.name], fmt.int)
-        share(grade_counts[g.name], len(ok), r, 3)
+        share(grade_counts[g.name], tally.n_ok, r, 3)
     r += 2
 
     # 三、总分统计
-    ws.write_string(r, 0, "三、总分统计（合格单位）", fmt.section)
+    _str(ws, r, 0, "三、总分统计（合格单位）", fmt.section)
     r += 1
     _header_row(ws, r, ["项目", "数值"], fmt.header)
     stats: list[tuple[str, float | None]] = [("单位数", None)]
@@ -550,7 +664,7 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
         stats += [("平均分", None), ("中位数", None), ("最高分", None), ("最低分", None)]
     for i, (label, v) in enumerate(stats):
         r += 1
-        ws.write_string(r, 0, label, fmt.center)
+        _str(ws, r, 0, label, fmt.center)
         if i == 0:
             ws.write_number(r, 1, n_ok, fmt.int)
         elif v is None:
@@ -560,17 +674,16 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
     r += 2
 
     # 四、一级指标得分
-    ws.write_string(r, 0, "四、一级指标平均得分（合格单位）", fmt.section)
+    _str(ws, r, 0, "四、一级指标平均得分（合格单位）", fmt.section)
     r += 1
     _header_row(ws, r, ["一级指标", "满分", "平均分", "得分率"], fmt.header)
     for lv in scheme.levels:
         r += 1
-        vals = [_score_key((u.get("levels") or {}).get(lv.name)) for u in ok]
-        got = [v for v in vals if v is not None]
-        ws.write_string(r, 0, lv.name, fmt.center)
+        got = tally.level_ns.get(lv.name, 0)
+        _str(ws, r, 0, lv.name, fmt.center)
         ws.write_number(r, 1, float(lv.points), fmt.score)
         if got:
-            mean = sum(got, Decimal(0)) / len(got)
+            mean = tally.level_sums[lv.name] / got
             ws.write_number(r, 2, _round2(mean), fmt.score)
             ws.write_number(r, 3, float(mean / lv.points), fmt.pct)
         else:
@@ -579,14 +692,14 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
     r += 2
 
     # 五、分数段分布 + chart
-    ws.write_string(r, 0, "五、总分分数段分布（合格单位）", fmt.section)
+    _str(ws, r, 0, "五、总分分数段分布（合格单位）", fmt.section)
     r += 1
     _header_row(ws, r, ["分数段", "单位数", "占比"], fmt.header)
     first = r + 1
-    for lo, hi, label in _band_labels(scheme.total):
+    bands = [(label, sum(1 for t in totals if _in_band(t, lo, hi))) for lo, hi, label in _band_labels(scheme.total)]
+    for label, c in bands:
         r += 1
-        c = sum(1 for t in totals if _in_band(t, lo, hi))
-        ws.write_string(r, 0, label, fmt.center)
+        _str(ws, r, 0, label, fmt.center)
         ws.write_number(r, 1, c, fmt.int)
         share(c, n_ok, r, 2)
     last = r
@@ -597,14 +710,16 @@ def _stats_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: _Formats, units: S
         "name": "单位数",
         "categories": [SHEET_STATS, first, 0, last, 0],
         "values": [SHEET_STATS, first, 1, last, 1],
+        # the cached values: constant_memory mode cannot read them back from the sheet
+        "categories_data": [label for label, _ in bands],
+        "values_data": [c for _, c in bands],
         "data_labels": {"value": True, "font": font},
         "fill": {"color": "#4472C4"},
         "gap": 80,
     })
     chart.set_title({"name": "合格单位总分分布", "name_font": {**font, "size": 14, "bold": True}})
     chart.set_x_axis({"name": "分数段", "name_font": font, "num_font": font})
-    top = max((sum(1 for t in totals if _in_band(t, lo, hi)) for lo, hi, _ in _band_labels(scheme.total)),
-              default=0)
+    top = max((c for _, c in bands), default=0)
     chart.set_y_axis({"name": "单位数", "name_font": font, "num_font": font, "min": 0,
                       "major_unit": max(1, -(-top // 8)), "num_format": "0",
                       "major_gridlines": {"visible": True}})
