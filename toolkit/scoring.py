@@ -134,17 +134,21 @@ def _ratio(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> tuple[Decimal | None, 
     return None, facts, Outcome(ZERO, None, facts)
 
 
+def _deduction(gap: Decimal, r: Rule) -> Decimal:
+    """Points lost for a gap past the cap/floor: D per percentage point, or D per full step S."""
+    d, step = r.params["deduct"], r.params.get("step")
+    return d * (gap / step).to_integral_value(ROUND_FLOOR) if step else d * gap * HUNDRED
+
+
 @rule("ratio_cap")
 def ratio_cap(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
     value, facts, done = _ratio(ctx, node, r, w)
     if done or value is None:
         return done or Outcome(ZERO, None, facts)
-    cap, d, step = r.params["cap"], r.params["deduct"], r.params.get("step")
+    cap = r.params["cap"]
     if value <= cap:
         return Outcome(w, value, facts)
-    over = value - cap
-    lost = d * (over / step).to_integral_value(ROUND_FLOOR) if step else d * over * HUNDRED
-    return Outcome(w - lost, value, facts)
+    return Outcome(w - _deduction(value - cap, r), value, facts)
 
 
 @rule("ratio_floor")
@@ -152,12 +156,10 @@ def ratio_floor(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
     value, facts, done = _ratio(ctx, node, r, w)
     if done or value is None:
         return done or Outcome(ZERO, None, facts)
-    floor, d, step = r.params["floor"], r.params["deduct"], r.params.get("step")
+    floor = r.params["floor"]
     if value >= floor:
         return Outcome(w, value, facts)
-    under = floor - value
-    lost = d * (under / step).to_integral_value(ROUND_FLOOR) if step else d * under * HUNDRED
-    return Outcome(w - lost, value, facts)
+    return Outcome(w - _deduction(floor - value, r), value, facts)
 
 
 def _in_band(v: Decimal, band: Mapping[str, Any]) -> bool:
