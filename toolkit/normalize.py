@@ -67,6 +67,8 @@ _SPACE_TABLE = str.maketrans(dict.fromkeys(_SPACES, " "))
 _MINUS_TABLE = str.maketrans({"−": "-", "–": "-", "﹣": "-"})
 _EXCEL_EPOCH = date(1899, 12, 30)
 _CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+# anything clean_text would change: line breaks, characters to remove, spaces to fold
+_NEEDS_WORK = re.compile("[" + re.escape("".join(_LINE_BREAKS) + _REMOVE + _SPACES + "\n") + "]")
 
 CENT = Decimal("0.01")
 
@@ -113,6 +115,9 @@ def clean_text(raw: Any, *, multiline: bool = True) -> str | None:
     if raw is None or isinstance(raw, FormulaError):
         return None
     s = display(raw)
+    if not _NEEDS_WORK.search(s):  # the common case: one clean line
+        s = s.strip(" ")
+        return s or None
     for k, v in _LINE_BREAKS.items():
         s = s.replace(k, v)
     s = s.translate(_REMOVE_TABLE).translate(_SPACE_TABLE)

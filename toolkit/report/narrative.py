@@ -102,7 +102,7 @@ def _is_cjk(c: str) -> bool:
     return bool(c) and _CJK_RE.match(c) is not None
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=512)  # repeats come within one report; keep memory flat
 def clean_line(s: str) -> str:
     """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
     Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
