@@ -179,6 +179,7 @@ def test_hostile_unit_name_stays_inside_out(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL 与进程组只在 POSIX 系统上可用")
 def test_sigkill_leaves_no_half_file_and_rerun_completes(tmp_path):
     inbox = tmp_path / "in"
     inbox.mkdir()
