@@ -22,6 +22,7 @@ stale.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -511,7 +512,10 @@ def _describe(rule: Rule, node: Node, labels: Mapping[str, str]) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+@functools.lru_cache(maxsize=1024)  # labels, hints and instructions repeat in every workbook
 def _display_width(s: str) -> int:
+    if s.isascii():
+        return len(s)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
@@ -561,6 +565,8 @@ def _label_of(key: str) -> str:
 
 
 def _clip(s: str, n: int) -> str:
+    if len(s) * 2 <= n:  # cannot exceed n UTF-16 units
+        return s
     out, size = "", 0
     for ch in s:
         size += 2 if ord(ch) > 0xFFFF else 1
