@@ -456,7 +456,7 @@ class _Validator:
         if f.kind == "choice" and f.choices:
             return "，可选：" + "、".join(f.choices)
         h = REQUIRED_HINTS.get(f.kind)
-        return f"（{h}）" if h else ""
+        return f"：{h}" if h else ""
 
     # -- consistency
     def identity(self) -> None:
@@ -785,7 +785,7 @@ class _IndicatorRow:
             self.require("actual", actual)
         if direction == "区间" and not direction_bad:
             if tmax is None and "target_max" in self.cells and (raw_max is None):
-                self.problem("required", "target_max", hint="（区间指标的上限）")
+                self.problem("required", "target_max", hint="区间指标的上限")
             if low is not None and tmax is not None and low > tmax:
                 self.problem("bad_interval", "target", low=_fmt(low), high=_fmt(tmax))
 
