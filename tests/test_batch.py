@@ -264,3 +264,17 @@ def test_unit_store_and_streamed_results_json(tmp_path):
         res.write_json(tmp_path / "r.json")
         expected = json.dumps(res.as_dict(), ensure_ascii=False, indent=2) + "\n"
         assert (tmp_path / "r.json").read_text(encoding="utf-8") == expected
+
+
+def test_out_inside_inbox_does_not_read_its_own_outputs(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    other = load_seed()
+    other.update(unit_name="江华瑶族自治县统计局", unit_code="412099", spend_basic=100)
+    write_unit(inbox / "a.xlsx", load_seed())
+    write_unit(inbox / "b.xlsx", other)  # invalid: its returned workbook lands in inbox/returned
+    for _ in range(2):  # the second run must not pick up the first run's outputs
+        code, _ = _run("run", str(inbox), "-o", str(inbox))
+        assert code == 1
+        units = json.loads((inbox / "results.json").read_text(encoding="utf-8"))["units"]
+        assert [u["file"] for u in units] == ["a.xlsx", "b.xlsx"]

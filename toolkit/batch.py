@@ -379,9 +379,11 @@ def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | Non
     atomic.remove_leftover_parts(out)
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     files = discover([inbox])
-    # never read our own output when OUT lies inside INBOX
-    out_abs = out.resolve()
-    files = [(p, rel) for p, rel in files if out_abs not in p.resolve().parents]
+    # never read our own outputs when OUT lies inside INBOX (or is INBOX itself)
+    own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
+    summary_path = (out / SUMMARY_FILE).resolve()
+    files = [(p, rel) for p, rel in files
+             if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
     units = _collect(files, _scheme_ref(scheme), out, jobs or default_jobs(), progress)
     notices: list[str] = []
 

@@ -29,7 +29,9 @@ class _Group(click.Group):
         except Exception as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            if isinstance(e, OSError):
+            if isinstance(e, PermissionError):
+                msg = f"没有权限写入或文件正被其他程序（如 Excel、WPS）打开：{e.filename or e}，请关闭后重试"
+            elif isinstance(e, OSError):
                 msg = f"无法读写文件：{e.strerror or e}（{e.filename or ''}）"
             else:
                 msg = f"程序出错：{type(e).__name__}: {e}"
