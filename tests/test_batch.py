@@ -278,3 +278,21 @@ def test_out_inside_inbox_does_not_read_its_own_outputs(tmp_path):
         assert code == 1
         units = json.loads((inbox / "results.json").read_text(encoding="utf-8"))["units"]
         assert [u["file"] for u in units] == ["a.xlsx", "b.xlsx"]
+
+
+def test_a_worker_that_dies_marks_only_its_workbook_unreadable(tmp_path, monkeypatch):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    data = load_seed()
+    for i in range(4):
+        data.update(unit_name=f"江华瑶族自治县测试单位{i}", unit_code=f"7{i:05d}")
+        write_unit(inbox / f"u{i}.xlsx", data)
+    monkeypatch.setenv("JIXIAO_FAULT_INJECT", "u2.xlsx")  # that worker process dies abruptly
+    out = tmp_path / "out"
+    code, output = _run("run", str(inbox), "-o", str(out), "--jobs", "2")
+    assert code == 1, output
+    units = {u["file"]: u for u in json.loads((out / "results.json").read_text(encoding="utf-8"))["units"]}
+    assert units["u2.xlsx"]["status"] == "unreadable"
+    assert units["u2.xlsx"]["problems"][0]["code"] == "worker_crash"
+    assert all(units[f"u{i}.xlsx"]["status"] == "ok" for i in (0, 1, 3))
+    assert len(list((out / "reports").glob("*.docx"))) == 3

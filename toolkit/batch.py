@@ -93,6 +93,8 @@ def returned_rel(rel: str) -> str:
 # --------------------------------------------------------------------------- one workbook (worker)
 def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | None, index: int) -> UnitOutcome:
     """Read, validate, score one workbook and write its documents. Never raises."""
+    if os.environ.get("JIXIAO_FAULT_INJECT") == rel:  # tests: kill this worker outright
+        os._exit(70)
     try:
         return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index)
     except Exception as e:  # a bug or a hostile file we did not foresee: this file only
