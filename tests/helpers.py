@@ -113,3 +113,18 @@ def write_unit(path: Path, data: dict[str, Any], scheme_id: str = "jianghua-2023
     values, tables = workbook_inputs(data)
     write_workbook(load_scheme(scheme_id), path, values=values, tables=tables)
     return path
+
+
+def scheme_text(scheme_id: str = "jianghua-2023", *, new_id: str | None = None, **points: float) -> str:
+    """A built-in scheme's YAML, optionally renamed and with some leaves' points changed."""
+    import re
+
+    from toolkit.schemes import builtin_dir
+
+    text = (builtin_dir() / f"{scheme_id}.yaml").read_text(encoding="utf-8")
+    if new_id:
+        text = text.replace(f"id: {scheme_id}", f"id: {new_id}", 1)
+    for node_id, pts in points.items():
+        text, n = re.subn(rf"(- id: {node_id}\n(?:\s+name: .*\n))(\s+points: )\S+", rf"\g<1>\g<2>{pts}", text, count=1)
+        assert n == 1, node_id
+    return text

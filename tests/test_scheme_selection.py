@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import load_seed, write_unit
+from helpers import load_seed, scheme_text, write_unit
 
 from toolkit.cli import main
 from toolkit.schemes import builtin_dir
@@ -63,18 +63,7 @@ def test_meta_scheme_is_used_unless_overridden_and_mismatch_warns(tmp_path):
 
 
 def test_user_written_scheme_with_other_weights(tmp_path):
-    text = (builtin_dir() / "jianghua-2023.yaml").read_text(encoding="utf-8")
-    text = text.replace("id: jianghua-2023", "id: my-county", 1)
-    text = text.replace("""          - id: staff_control
-            name: 在职人员控制率
-            points: 5""", """          - id: staff_control
-            name: 在职人员控制率
-            points: 2""")
-    text = text.replace("""          - id: sangong_change
-            name: “三公”经费变动率
-            points: 5""", """          - id: sangong_change
-            name: “三公”经费变动率
-            points: 8""")
+    text = scheme_text(new_id="my-county", staff_control=2, sangong_change=8)
     scheme = tmp_path / "我的方案.yaml"
     scheme.write_text(text, encoding="utf-8")
     inbox = tmp_path / "in"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import scheme_text
 
 from toolkit.cli import main
 from toolkit.schemes import SchemeError, builtin_dir, builtin_ids, load_scheme, parse_scheme
@@ -87,17 +88,7 @@ def test_yaml_syntax_error_names_line():
 
 
 def test_user_copy_with_other_weights_is_accepted(tmp_path: Path):
-    text = BUILTIN.replace("id: jianghua-2023", "id: my-county", 1)
-    text = text.replace("""          - id: staff_control
-            name: 在职人员控制率
-            points: 5""", """          - id: staff_control
-            name: 在职人员控制率
-            points: 3""")
-    text = text.replace("""          - id: sangong_change
-            name: “三公”经费变动率
-            points: 5""", """          - id: sangong_change
-            name: “三公”经费变动率
-            points: 7""")
+    text = scheme_text(new_id="my-county", staff_control=3, sangong_change=7)
     p = tmp_path / "我的方案.yaml"
     p.write_text(text, encoding="utf-8")
     s = load_scheme(str(p))

@@ -201,15 +201,25 @@ def _number_text(s: str) -> Decimal | None:
         return None
 
 
+def _no_formula_error(raw: Any) -> None:
+    err = formula_error(raw)
+    if err:
+        raise Invalid("formula_error", err)
+
+
+def _one_line(raw: Any) -> str | None:
+    """The cell as one clean line of text (None when blank); formula errors raise."""
+    _no_formula_error(raw)
+    return clean_text(raw, multiline=False)
+
+
 def parse_number(raw: Any, *, units: tuple[str, ...] = ()) -> Decimal | None:
     """A number from a cell: 1,234.5 · １２３ · " 12 " · "160万元" (a unit in ``units``) → Decimal.
 
     Blank → None. Text that is not a number after normalisation (十个, 约10) → Invalid(not_number);
     formula errors → Invalid(formula_error).
     """
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
+    _no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -266,9 +276,7 @@ def round_half_up(d: Decimal, places: int = 2) -> Decimal:
 
 def parse_percent(raw: Any) -> Decimal | None:
     """A percentage as a fraction: 95% → 0.95, "95%" → 0.95, 95 → 0.95, 0.95 → 0.95."""
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
+    _no_formula_error(raw)
     if isinstance(raw, str):
         text = clean_text(raw)
         if text is None:
@@ -288,9 +296,7 @@ def parse_percent(raw: Any) -> Decimal | None:
 # --------------------------------------------------------------------------- dates
 def parse_date(raw: Any) -> date | None:
     """A date: Excel date or serial, 2024-04-30, 2024/4/30, 2024.4.30, 2024年4月30日, 20240430."""
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
+    _no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, datetime):
@@ -333,10 +339,7 @@ def _date_in_range(d: date, seen: Any) -> date:
 # --------------------------------------------------------------------------- choices, e-mail
 def parse_choice(raw: Any, choices: tuple[str, ...]) -> str | None:
     """One of ``choices``; full-width and stray spaces forgiven, a few aliases (√ → 是, 没有 → 无)."""
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
-    text = clean_text(raw, multiline=False)
+    text = _one_line(raw)
     if text is None:
         return None
     if text in choices:
@@ -352,10 +355,7 @@ def parse_choice(raw: Any, choices: tuple[str, ...]) -> str | None:
 
 
 def parse_email(raw: Any) -> str | None:
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
-    text = clean_text(raw, multiline=False)
+    text = _one_line(raw)
     if text is None:
         return None
     s = unicodedata.normalize("NFKC", text).strip()
@@ -378,10 +378,7 @@ _SUFFIXES = {"以内": "≤", "以下": "≤", "以上": "≥"}
 
 def parse_direction(raw: Any) -> str | None:
     """指标性质 → one of ≥ ≤ = 区间 定性; Invalid(bad_direction) when not understood (OCR'd W, Q)."""
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
-    text = clean_text(raw, multiline=False)
+    text = _one_line(raw)
     if text is None:
         return None
     d = _DIRECTION_LOOKUP.get(_squash(text))
@@ -396,9 +393,7 @@ def parse_target(raw: Any) -> Target | None:
     Invalid(not_number) when no number can be read; the caller decides whether text is allowed
     (定性 targets are text).
     """
-    err = formula_error(raw)
-    if err:
-        raise Invalid("formula_error", err)
+    _no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
