@@ -97,7 +97,11 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
         os._exit(70)
     try:
         return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index)
-    except Exception as e:  # a bug or a hostile file we did not foresee: this file only
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # a bug or a hostile file we did not foresee: this file only
+        # (BaseException: a panic inside python-calamine's Rust code arrives as pyo3's
+        # PanicException, which is not an Exception)
         entry = _unit_entry(rel, "unreadable", None)
         detail = f"{type(e).__name__}: {e}"[:300]
         entry["problems"] = [problem("worker_crash", detail=detail).as_dict()]
