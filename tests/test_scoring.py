@@ -301,3 +301,24 @@ def test_total_is_sum_of_parts(staff, added, proc, chk, grade):
                 if node.children:
                     assert node.score == sum(c.score for c in node.children)
                 assert node.score == node.score.quantize(D("0.01"))
+
+
+def test_no_echo_of_input_errors_in_scoring_problems():
+    from toolkit.model import Problem
+
+    data = load_seed()
+    data.update(staff_quota=None, chk_mgmt_system=["是", "是", None])
+    sub = submission_from_data(data)
+    # what validation reports for these inputs
+    bad = (Problem("required", "error", "x", "基本信息", "C11", ("基本信息!C11",), "staff_quota"),
+           Problem("required", "error", "x", "评分表", "D8", ("评分表!D8",), "chk_mgmt_system_3"))
+    sub = Submission(file=sub.file, values=sub.values, cells=sub.cells, tables=sub.tables, meta=sub.meta,
+                     problems=bad)
+    card = score(load_scheme("jianghua-2023"), sub)
+    codes = {(p.code, p.field) for p in card.problems}
+    assert ("zero_denominator", "staff_quota") not in codes
+    assert ("note_required", "note_mgmt_system") not in codes
+    # without the validation errors the same values do raise them
+    card = score(load_scheme("jianghua-2023"), submission_from_data(data))
+    codes = {(p.code, p.field) for p in card.problems}
+    assert ("zero_denominator", "staff_quota") in codes and ("note_required", "note_mgmt_system") in codes

@@ -30,6 +30,9 @@ QUAL_RANGES: dict[str, tuple[Decimal, Decimal, bool, Decimal]] = {
 }
 assert tuple(QUAL_RANGES) == QUAL_TIERS
 OVERACHIEVED = Decimal("1.5")
+# Problems about how several values fit together, not about one value being unusable.
+_AGGREGATE_CODES = frozenset({"budget_identity", "budget_income_mismatch", "indicator_points",
+                              "indicator_group_missing", "duplicate_unit", "scheme_mismatch"})
 
 
 def round2(x: Decimal) -> Decimal:
@@ -56,6 +59,14 @@ class _Ctx:
         self.scheme = scheme
         self.sub = sub
         self.problems: list[Problem] = []
+        # Inputs validation already found wrong: scoring problems that follow from them (a zero
+        # denominator, a missing note for a score lost to a blank) would only repeat the cause.
+        errors = [p for p in sub.problems if p.severity == "error" and p.code not in _AGGREGATE_CODES]
+        self.bad_fields = {p.field for p in errors if p.field}
+        self.bad_cells = {c for p in errors for c in p.cells}
+
+    def follows_from_bad_input(self, keys: tuple[str, ...] | list[str]) -> bool:
+        return any(k in self.bad_fields for k in keys)
 
     def num(self, key: str) -> Decimal | None:
         v = self.sub.values.get(key)
@@ -127,7 +138,7 @@ def _ratio(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> tuple[Decimal | None, 
         return o["value"], facts, None
     if o["kind"] == "full":
         return None, facts, Outcome(w, None, facts)
-    if o["kind"] == "error":
+    if o["kind"] == "error" and not ctx.follows_from_bad_input(list(num_e.names) + list(den_e.names)):
         keys = list(den_e.names)
         ctx.add("zero_denominator", key=keys[0] if keys else None, cells=ctx.cells_of(keys) or None,
                 label=node.name)
@@ -323,6 +334,8 @@ def indicator_table(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
         s = round2(clamp(raw, pts))
         rows.append(RowScore(row=row, points=pts, score=s, value=value))
         name = str(row.values.get("name") or "")
+        if any(c in ctx.bad_cells for c in row.cells.values()):
+            continue  # validation already reported this row; its score problems would only echo it
         if "overachieved" in notes:
             ctx.add("overachieved", cells=[row.cells["actual"]] if "actual" in row.cells else [],
                     field_key="perf_indicators", label=name, actual=_fmt(row.values.get("actual")),
@@ -362,7 +375,7 @@ def _score_leaf(ctx: _Ctx, node: Node) -> NodeScore:
     if node.judgement:
         note = str(ctx.sub.values.get(f"note_{node.id}") or "").strip()
         facts["note"] = note
-        if score < w and not note:
+        if score < w and not note and not ctx.follows_from_bad_input(node.rule.inputs):
             key = f"note_{node.id}"
             addr = ctx.sub.cells.get(key)
             ctx.add("note_required", key=key, cells=[addr] if addr else [],
