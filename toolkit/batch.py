@@ -462,7 +462,14 @@ SOFFICE_HINT = ("未找到 LibreOffice（soffice），未生成 PDF。安装方�
 
 
 def soffice_path() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
+    """LibreOffice's soffice: on PATH, or where the Windows/macOS installers put it."""
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found:
+        return found
+    candidates = [Path(os.environ.get(v, "")) / "LibreOffice" / "program" / "soffice.exe"
+                  for v in ("ProgramFiles", "ProgramFiles(x86)") if os.environ.get(v)]
+    candidates.append(Path("/Applications/LibreOffice.app/Contents/MacOS/soffice"))
+    return next((str(c) for c in candidates if c.is_file()), None)
 
 
 def _make_pdfs(out: Path, reports: list[str]) -> list[str]:
