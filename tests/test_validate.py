@@ -552,3 +552,17 @@ def test_submission_problems_match_file_check(tmp_path):
     c = check(tmp_path, {"staff_quota": "十个"})
     assert sub(c).problems == c.problems
     assert sub(c).errors
+
+
+def test_level2_must_belong_to_level1_warning(tmp_path):
+    from helpers import load_seed, write_unit
+
+    data = load_seed()
+    data["perf_indicators"][0][1] = "社会效益"  # an 效益指标 level2 under 产出指标
+    data["perf_indicators"][1][1] = "数量指标 "  # trailing space: just normalised
+    check = validate.check_file(write_unit(tmp_path / "u.xlsx", data), "u.xlsx")
+    warn = [p for p in check.problems if p.code == "level2_mismatch"]
+    assert len(warn) == 1 and warn[0].severity == "warning" and warn[0].cell and "社会效益" in warn[0].message
+    assert check.status == "ok"
+    rows = check.submission.tables["perf_indicators"]
+    assert rows[1].values["level2"] == "数量指标"

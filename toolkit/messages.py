@@ -83,6 +83,8 @@ CATALOGUE: dict[str, Entry] = {
     "indicator_group": Entry("error", "一级指标“{value}”不属于本方案，可填：{groups}", "请从下拉列表中选择"),
     "indicator_group_missing": Entry("error", "绩效指标表中没有“{group}”的指标（本方案该项 {points} 分）",
                                      "请至少填写一行“{group}”指标"),
+    "level2_mismatch": Entry("warning", "二级指标“{value}”不属于一级指标“{level1}”，通常为：{choices}",
+                             "请从下拉列表中选择与一级指标对应的二级指标"),
     "bad_direction": Entry("error", "指标性质“{value}”无法识别",
                            "可填写：≥（>=、不低于、不少于）、≤（<=、不高于、不超过、以内）、=、区间、定性"),
     "bad_qualitative": Entry("error", "定性指标的实际完成值应为 达成、部分达成 或 未达成，现为“{value}”",

@@ -680,6 +680,13 @@ class _IndicatorRow:
             t = self.attempt(key, partial(_text, vals.get(key)))
             out[key] = None if t is _BAD else t
         self.require("name", out["name"])
+        allowed = F.LEVEL2_BY_LEVEL1.get(str(out.get("level1") or ""), ())
+        if out["level2"] and allowed and out["level2"] not in allowed:
+            try:  # full-width and spacing variants of an allowed name are simply normalised
+                out["level2"] = parse_choice(out["level2"], allowed)
+            except Invalid:
+                self.problem("level2_mismatch", "level2", value=out["level2"], level1=out["level1"],
+                             choices="、".join(allowed))
         note = self.attempt("deviation_note", partial(_text, vals.get("deviation_note"), multiline=True))
         out["deviation_note"] = None if note is _BAD else note
 
