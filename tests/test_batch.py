@@ -31,6 +31,15 @@ def _hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _distinct_units(inbox: Path, n: int, code_prefix: str) -> None:
+    """n valid workbooks u00.xlsx … of different units (the reference data, renamed)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    data = load_seed()
+    for i in range(n):
+        data.update(unit_name=f"江华瑶族自治县测试单位{i:02d}", unit_code=f"{code_prefix}{i:05d}")
+        write_unit(inbox / f"u{i:02d}.xlsx", data)
+
+
 def _run(*args: str) -> tuple[int, str]:
     r = CliRunner().invoke(main, list(args))
     return r.exit_code, r.output
@@ -182,11 +191,7 @@ def test_hostile_unit_name_stays_inside_out(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL 与进程组只在 POSIX 系统上可用")
 def test_sigkill_leaves_no_half_file_and_rerun_completes(tmp_path):
     inbox = tmp_path / "in"
-    inbox.mkdir()
-    data = load_seed()
-    for i in range(40):
-        data.update(unit_name=f"江华瑶族自治县测试单位{i:02d}", unit_code=f"5{i:05d}")
-        write_unit(inbox / f"u{i:02d}.xlsx", data)
+    _distinct_units(inbox, 40, "5")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "toolkit", "run", str(inbox), "-o", str(out), "--jobs", "1"],
@@ -282,19 +287,15 @@ def test_out_inside_inbox_does_not_read_its_own_outputs(tmp_path):
 
 def test_a_worker_that_dies_marks_only_its_workbook_unreadable(tmp_path, monkeypatch):
     inbox = tmp_path / "in"
-    inbox.mkdir()
-    data = load_seed()
-    for i in range(4):
-        data.update(unit_name=f"江华瑶族自治县测试单位{i}", unit_code=f"7{i:05d}")
-        write_unit(inbox / f"u{i}.xlsx", data)
-    monkeypatch.setenv("JIXIAO_FAULT_INJECT", "u2.xlsx")  # that worker process dies abruptly
+    _distinct_units(inbox, 4, "7")
+    monkeypatch.setenv("JIXIAO_FAULT_INJECT", "u02.xlsx")  # that worker process dies abruptly
     out = tmp_path / "out"
     code, output = _run("run", str(inbox), "-o", str(out), "--jobs", "2")
     assert code == 1, output
     units = {u["file"]: u for u in json.loads((out / "results.json").read_text(encoding="utf-8"))["units"]}
-    assert units["u2.xlsx"]["status"] == "unreadable"
-    assert units["u2.xlsx"]["problems"][0]["code"] == "worker_crash"
-    assert all(units[f"u{i}.xlsx"]["status"] == "ok" for i in (0, 1, 3))
+    assert units["u02.xlsx"]["status"] == "unreadable"
+    assert units["u02.xlsx"]["problems"][0]["code"] == "worker_crash"
+    assert all(units[f"u{i:02d}.xlsx"]["status"] == "ok" for i in (0, 1, 3))
     assert len(list((out / "reports").glob("*.docx"))) == 3
 
 
