@@ -1,0 +1,32 @@
+"""The README's quick start is what CI runs: the two commands, character for character."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _quick_start() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## 快速开始.*?```bash\n(.*?)```", text, re.S)
+    assert block, "README has no quick-start bash block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_quick_start_is_two_commands() -> None:
+    lines = _quick_start()
+    assert len(lines) == 2
+    assert lines[0].startswith("pip install -e . && jixiao run samples")
+    assert lines[1] == 'pip install -e ".[test]" && pytest'
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert _quick_start()[1] in [line.strip() for line in ci]
+
+
+def test_plain_pytest_finds_the_tests_package() -> None:
+    # `pytest` (not `python -m pytest`) must import `tests.*` helpers: pythonpath is set in pyproject.
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^pythonpath\s*=\s*\["\."\]', text, re.M)
