@@ -479,6 +479,9 @@ def parse_target(raw: Any) -> Target | None:
     for suffix, canon in _SUFFIXES.items():
         if direction is None and s.endswith(suffix) and len(s) > len(suffix):
             direction, s = canon, s[: -len(suffix)]
+    whole = _number_text(s)  # a plain number, also in scientific notation (1E+5)
+    if whole is not None:
+        return Target(direction, bounded(whole), None, "", text)
     m = _RANGE_RE.match(s)
     if m and direction is None:
         unit1, unit2 = m.group(2), m.group(4)
