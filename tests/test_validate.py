@@ -565,3 +565,20 @@ def test_level2_must_belong_to_level1_warning(tmp_path):
     assert check.status == "ok"
     rows = check.submission.tables["perf_indicators"]
     assert rows[1].values["level2"] == "数量指标"
+
+
+@pytest.mark.parametrize("years, flagged", [
+    ((2023, 2023, 2022), ["f2"]),
+    ((2023, 2023, 2023), []),
+    ((2023, 2022), []),  # too few to tell
+    ((2023, 2022, 2021), []),  # no majority
+    ((2023, 2023, 2023, 2024, 2022), ["f3", "f4"]),
+])
+def test_year_outliers_in_a_batch(years, flagged):
+    keys = [validate.UnitKey(f"f{i}", y, f"c{i}", f"单位{i}", "基本信息!C4", "基本信息!C7")
+            for i, y in enumerate(years)]
+    out = validate.year_outliers(keys)
+    assert sorted(out) == [f"f{i}" for i in range(len(years)) if f"f{i}" in flagged]
+    for probs in out.values():
+        [p] = probs
+        assert (p.code, p.severity, p.cell) == ("year_mismatch", "warning", "C7") and "2023" in p.message

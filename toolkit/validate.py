@@ -148,6 +148,7 @@ class UnitKey:
     code: str  # unit_code from the cell, else from _meta; "" when none
     name: str  # trimmed unit_name
     address: str | None  # the unit_name cell, for the problem
+    year_address: str | None = None  # the fiscal_year cell (year_outliers)
 
 
 def unit_key(check: FileCheck) -> UnitKey | None:
@@ -156,7 +157,7 @@ def unit_key(check: FileCheck) -> UnitKey | None:
         return None
     code = sub.text("unit_code").strip() or str(sub.meta.get("unit_code") or "").strip()
     return UnitKey(check.file, sub.fiscal_year, code, sub.unit_name,
-                   sub.cells.get("unit_name") or sub.cells.get("unit_code"))
+                   sub.cells.get("unit_name") or sub.cells.get("unit_code"), sub.cells.get("fiscal_year"))
 
 
 def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
@@ -183,6 +184,28 @@ def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
                 "duplicate_unit", sheet=sheet or F.SHEET_BASIC, cell=cell,
                 cells=(me.address,) if me.address else (), field="unit_name",
                 other=other.file, unit=me.name or me.code, year=me.year))
+    return out
+
+
+_YEAR_LABEL = next(f.label for f in F.BASIC_FIELDS if f.key == "fiscal_year")
+
+
+def year_outliers(keys: list[UnitKey]) -> dict[str, list[Problem]]:
+    """A 评价年度 other than the year most of the batch has (a 2022 among 2023s): a year_mismatch
+    warning on that file. Needs at least three units and a year held by more than half of them."""
+    years = [k.year for k in keys]
+    if len(years) < 3:
+        return {}
+    common = max(sorted(set(years)), key=years.count)
+    if years.count(common) * 2 <= len(years):
+        return {}
+    out: dict[str, list[Problem]] = {}
+    for k in keys:
+        if k.year != common:
+            sheet, cell = _split(k.year_address)
+            out.setdefault(k.file, []).append(problem(
+                "year_mismatch", sheet=sheet or F.SHEET_BASIC, cell=cell, field="fiscal_year",
+                label=_YEAR_LABEL, value=k.year, expected=common))
     return out
 
 
