@@ -311,7 +311,7 @@ def test_problem_round_trips_with_params():
 
 # --------------------------------------------------------------------------- 11.2, 11.6: magnitudes
 NUMERIC_FIELDS = ["fiscal_year", "internal_unit_count", "staff_quota", "staff_actual", "income_fiscal",
-                  "budget_added", "building_area_approved", "satisfaction_rate", "report_date"]
+                  "budget_added", "building_area_approved", "satisfaction_rate", "report_date", "score_duty"]
 HUGE = ["1E+999999", "1E+26", "-1E+300", 1e30, -1e300, "NaN", "inf", "1" * 5000]
 
 

@@ -28,6 +28,21 @@ Decisions where the spec is silent (keep this list current):
   puts fields on consecutive rows, so text that landed on the next (number, date, choice) field is
   also reported as spill, next to that cell's own error.
 - Duplicates need both fiscal years; unit_code comes from the cell, else from _meta.
+- 联系邮箱 may hold several addresses (emails.SEPARATORS); each bad one, or a blank cell, is a
+  warning (bad_email / email_missing), never an error. The value kept is "a@x.cn; b@y.cn" when all
+  are valid, else the text as typed (NFKC); ``emails.addresses`` gives mail the valid ones.
+- "3万" / "3 万元" in a 万元 cell is 3; "30,000元" is an error (money_in_yuan) whose fix gives the
+  value in 万元: a silent ÷10000 would hide a wrong column. (10.00) / （10.00） is −10, so a
+  negative error in an unsigned cell. "2023年" / "2023年度" is a year; "12人" a count.
+- Magnitudes are bounded before any conversion (normalize.LIMITS: money/area 1e12, counts 1e7,
+  years 1e4, scores and percents 1e6; 1e15 for everything else): absurd_number with the value shown
+  compactly (1E+999999). Dates beyond Excel's last serial are bad_date.
+- Warnings for valid but suspicious values: 评价年度 ≠ _meta.fiscal_year (written by
+  ``jixiao template --year``) or ≠ the batch's majority year (``year_outliers``, wired by batch);
+  内设机构数 ≠ the number of names listed (when two or more are listed); 主要职能 over 1,500 or
+  职责履行 over 3,000 characters.
+- Problems are returned in workbook order (model.problem_sort_key): no sheet, then fields.SHEETS
+  order, row, column; problems on one cell keep the order they were found in.
 """
 
 from __future__ import annotations
