@@ -70,3 +70,30 @@ def test_fixed_returned_workbook_passes_check(tmp_path):
     wb.save(fixed)
     r = CliRunner().invoke(main, ["check", str(fixed)])
     assert r.exit_code == 0, r.output
+
+
+def test_returned_words_name_the_regenerated_cells(tmp_path):
+    """A clerk's workbook with every input elsewhere: the 问题清单 and the comments name the cells
+    of the returned workbook, in the location column and in the words alike (issue 10.11)."""
+    from tests import builders as B
+    from toolkit import returned, validate
+    from toolkit.schemes import load_scheme
+
+    values, tables = B.seed_inputs()
+    values.update(spend_basic=160, staff_quota="十个")
+    shifted = B.write_shifted(tmp_path / "moved.xlsx", values, tables, rows=7, cols=3)
+    check = validate.check_file(shifted, "moved.xlsx")
+    identity = next(p for p in check.problems if p.code == "budget_identity")
+    old_cells = [c.rsplit("!", 1)[1] for c in identity.cells]
+    scheme = load_scheme("jianghua-2023")
+    moved = returned.relocated(scheme, check.raw, identity)
+    new_cells = [c.rsplit("!", 1)[1] for c in moved.cells]
+    assert set(old_cells).isdisjoint(new_cells)  # the layouts really differ
+    out = tmp_path / "returned.xlsx"
+    returned.write_returned(scheme, check.raw, check.problems, out)
+    wb = openpyxl.load_workbook(out)
+    listed = [" ".join(str(c.value) for c in row if c.value) for row in wb["问题清单"].iter_rows()]
+    line = next(t for t in listed if "收支不平衡" in t)
+    assert all(c in line for c in new_cells) and not any(f"!{c}" in line for c in old_cells), line
+    comment = wb["收支情况"][new_cells[0]].comment
+    assert comment is not None and f"!{new_cells[0]}" in comment.text and f"!{old_cells[0]}" not in comment.text

@@ -318,7 +318,11 @@ def test_no_echo_of_input_errors_in_scoring_problems():
     codes = {(p.code, p.field) for p in card.problems}
     assert ("zero_denominator", "staff_quota") not in codes
     assert ("note_required", "note_mgmt_system") not in codes
-    # without the validation errors the same values do raise them
+    # a blank is never the cause of "分母为 0" (validation named it); typed values that give the
+    # same arithmetic do raise them
+    card = score(load_scheme("jianghua-2023"), submission_from_data(data))
+    assert not card.problems or all(p.code == "overachieved" for p in card.problems)
+    data.update(staff_quota=0, chk_mgmt_system=["是", "是", "否"])
     card = score(load_scheme("jianghua-2023"), submission_from_data(data))
     codes = {(p.code, p.field) for p in card.problems}
     assert ("zero_denominator", "staff_quota") in codes and ("note_required", "note_mgmt_system") in codes

@@ -165,8 +165,8 @@ def test_bad_date_email_choice_year(tmp_path):
     c = check(tmp_path, {"report_date": "四月底", "contact_email": "zwfwzx", "new_building": "不知道",
                          "fiscal_year": 1999})
     assert {p.code: p.field for p in c.problems if p.severity == "error"} == {
-        "bad_date": "report_date", "bad_email": "contact_email", "bad_choice": "new_building",
-        "out_of_range": "fiscal_year"}
+        "bad_date": "report_date", "bad_choice": "new_building", "out_of_range": "fiscal_year"}
+    assert only(c, "bad_email").severity == "warning"  # an address problem never withholds a report
     assert "有、无" in only(c, "bad_choice").message
     assert "2000～2100" in only(c, "out_of_range").message
 
@@ -188,14 +188,13 @@ def test_blank_money(tmp_path):
     c = check(tmp_path, {"income_other": B.DROP, "public_actual": B.DROP})
     assert c.status == "ok"
     assert sub(c).values["income_other"] == D(0)  # blank_is_zero
-    assert sub(c).values["public_actual"] is None  # optional
+    assert sub(c).values["public_actual"] == D(0)
 
 
-def test_money_used_by_rules_or_identity_is_required(tmp_path):
+def test_money_used_by_rules_or_identity_blank_is_zero(tmp_path):
     c = check(tmp_path, {"carryover_start": B.DROP, "balance_project": B.DROP, "sangong_budget_prev": B.DROP,
-                         "procurement_budget": B.DROP})
-    assert sorted(str(p.field) for p in c.problems if p.code == "required") == sorted(
-        ["carryover_start", "balance_project", "sangong_budget_prev", "procurement_budget"])
+                         "procurement_budget": B.DROP, "budget_initial": B.DROP})
+    assert [str(p.field) for p in c.problems if p.code == "required"] == ["budget_initial"]
     assert "budget_identity" not in codes(c)  # not checked with a value missing
 
 
@@ -566,3 +565,20 @@ def test_level2_must_belong_to_level1_warning(tmp_path):
     assert check.status == "ok"
     rows = check.submission.tables["perf_indicators"]
     assert rows[1].values["level2"] == "数量指标"
+
+
+@pytest.mark.parametrize("years, flagged", [
+    ((2023, 2023, 2022), ["f2"]),
+    ((2023, 2023, 2023), []),
+    ((2023, 2022), []),  # too few to tell
+    ((2023, 2022, 2021), []),  # no majority
+    ((2023, 2023, 2023, 2024, 2022), ["f3", "f4"]),
+])
+def test_year_outliers_in_a_batch(years, flagged):
+    keys = [validate.UnitKey(f"f{i}", y, f"c{i}", f"单位{i}", "基本信息!C4", "基本信息!C7")
+            for i, y in enumerate(years)]
+    out = validate.year_outliers(keys)
+    assert sorted(out) == [f"f{i}" for i in range(len(years)) if f"f{i}" in flagged]
+    for probs in out.values():
+        [p] = probs
+        assert (p.code, p.severity, p.cell) == ("year_mismatch", "warning", "C7") and "2023" in p.message

@@ -6,8 +6,8 @@ as the workbook's defined names. The 评分表 sheet's fields come from the sche
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .schemes import Scheme
@@ -51,6 +51,10 @@ class Field:
     label: str
     sheet: str
     kind: Kind = "text"
+    # Blank is an error, and the label shows * (template legend: 标 * 的为必填项). The template, the
+    # hints and the validator all read this flag (through all_fields, which adds the inputs a
+    # scheme's rules always read); nothing else makes a blank an error except required_when and a
+    # scheme's either-or inputs (first_given), whose hints say so.
     required: bool = False
     unit: str = ""  # shown next to the label, e.g. 万元, 人
     min: float | None = None
@@ -59,7 +63,7 @@ class Field:
     note: str = ""  # input prompt / hint shown to the clerk
     # Required only when another field has a given value: (key, value).
     required_when: tuple[str, str] | None = None
-    # Blank is read as 0 (money fields that no rule needs).
+    # Blank is read as 0 (money where blank means "none"); the hint says "没有的填 0 或留空".
     blank_is_zero: bool = False
     # A scheme-derived field's indicator id (评分表), for grouping in the template.
     indicator: str | None = None
@@ -118,24 +122,26 @@ BASIC_FIELDS: tuple[Field, ...] = (
           note="如：《××县财政局关于开展2023年度财政支出绩效自评工作的通知》（×财绩〔2024〕1号）"),
 )
 
+# Every money cell is either required (marked *) or read as 0 when blank (the hint says so):
+# a blank never means "unknown" for money. Which one is this table's choice, nowhere else.
 MONEY_FIELDS: tuple[Field, ...] = (
-    _money("carryover_start", "年初结转结余"),
-    _money("budget_initial", "年初预算数"),
-    _money("budget_added", "本年追加（调减）预算数", kind="money_signed", min=None,
+    _money("carryover_start", "年初结转结余", blank_is_zero=True),
+    _money("budget_initial", "年初预算数", required=True),
+    _money("budget_added", "本年追加（调减）预算数", kind="money_signed", min=None, blank_is_zero=True,
            note="调减填负数"),
     _money("income_fiscal", "本年收到财政资金", required=True),
     _money("income_other", "本年其他收入", blank_is_zero=True),
     _money("spend_basic", "本年基本支出", required=True),
     _money("spend_project", "本年项目支出", required=True),
-    _money("balance_basic", "年末基本支出结余"),
-    _money("balance_project", "年末项目支出结余"),
-    _money("sangong_budget_prev", "上年“三公”经费预算数"),
-    _money("sangong_budget", "本年“三公”经费预算数"),
-    _money("sangong_actual", "本年“三公”经费实际支出数"),
-    _money("public_budget", "公用经费预算数"),
-    _money("public_actual", "公用经费实际支出数"),
-    _money("procurement_budget", "政府采购预算数"),
-    _money("procurement_actual", "政府采购实际金额"),
+    _money("balance_basic", "年末基本支出结余", blank_is_zero=True),
+    _money("balance_project", "年末项目支出结余", blank_is_zero=True),
+    _money("sangong_budget_prev", "上年“三公”经费预算数", blank_is_zero=True),
+    _money("sangong_budget", "本年“三公”经费预算数", blank_is_zero=True),
+    _money("sangong_actual", "本年“三公”经费实际支出数", blank_is_zero=True),
+    _money("public_budget", "公用经费预算数", blank_is_zero=True),
+    _money("public_actual", "公用经费实际支出数", blank_is_zero=True),
+    _money("procurement_budget", "政府采购预算数", blank_is_zero=True),
+    _money("procurement_actual", "政府采购实际金额", blank_is_zero=True),
     Field("new_building", "本年有无新建楼堂馆所", SHEET_MONEY, kind="choice", required=True,
           choices=("有", "无")),
     Field("building_area_approved", "批复建筑面积", SHEET_MONEY, kind="area", unit="平方米", min=0,
@@ -209,7 +215,46 @@ def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
 
 
 def all_fields(scheme: Scheme) -> tuple[Field, ...]:
-    return STATIC_FIELDS + scheme_fields(scheme)
+    """Every field of the workbook for ``scheme``; an input the scheme's rules always read is required."""
+    always = rule_inputs(scheme)[0]
+    return tuple(
+        replace(f, required=True)
+        if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f
+        for f in STATIC_FIELDS + scheme_fields(scheme))
+
+
+def rule_inputs(scheme: Scheme) -> tuple[
+        frozenset[str],
+        tuple[tuple[str, str, frozenset[str]], ...],
+        tuple[tuple[Any, tuple[tuple[str, frozenset[str]], ...]], ...]]:
+    """What a scheme's rules read: (always, unless, first_given).
+
+    ``always``: read whatever the other values are. ``unless``: (flag, value, keys), read unless
+    flag == value (not_applicable_full). ``first_given``: (node, ((input, its rule's other keys), …)),
+    one of the inputs must be given.
+    """
+    always: set[str] = set()
+    unless: list[tuple[str, str, frozenset[str]]] = []
+    first: list[tuple[Any, tuple[tuple[str, frozenset[str]], ...]]] = []
+    for node in scheme.leaves():
+        r = node.rule
+        if r is None:
+            continue
+        if r.type == "not_applicable_full":
+            always.add(r.params["flag"])
+            inner = r.params.get("rule")
+            if inner is not None:
+                unless.append((r.params["flag"], r.params["when"], frozenset(inner.inputs)))
+        elif r.type == "first_given":
+            opts = []
+            for o in r.params["options"]:
+                inner = o.get("rule")
+                keys = frozenset(inner.inputs if inner else ()) - {o["input"]}
+                opts.append((o["input"], keys))
+            first.append((node, tuple(opts)))
+        else:
+            always.update(r.inputs)
+    return frozenset(always), tuple(unless), tuple(first)
 
 
 def field_map(scheme: Scheme) -> dict[str, Field]:

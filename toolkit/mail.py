@@ -28,12 +28,12 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 from urllib.parse import quote
 
-from . import names
+from . import emails, names
 from .atomic import write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
@@ -173,25 +173,10 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
-_ADDR_RE = re.compile(rf"{_LOCAL}@{_DOMAIN}")
-
-
 def valid_address(value: object) -> str | None:
-    """The bare address if ``value`` is exactly one plain ASCII address, else None.
-
-    Fullwidth forms typed with a Chinese IME (＠, ．) are normalised first; anything with a comma,
-    a semicolon, a space, a display name or a line break is refused.
-    """
-    if not isinstance(value, str):
-        return None
-    text = unicodedata.normalize("NFKC", value).strip()
-    if not text or len(text) > 254 or not text.isascii() or any(c in text for c in ",;<>\"() \t\r\n"):
-        return None
-    if parseaddr(text) != ("", text) or not _ADDR_RE.fullmatch(text) or len(text.split("@")[0]) > 64:
-        return None
-    return text
+    """The bare address if ``value`` is exactly one valid address (emails.address, the rule ``check``
+    uses too), else None. A 联系邮箱 with several addresses: use ``emails.addresses``."""
+    return emails.address(value)
 
 
 _NAMED_RE = re.compile(r'\s*(?:"([^"]*)"|([^"<>]*?))\s*<([^<>]*)>\s*')

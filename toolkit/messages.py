@@ -6,7 +6,11 @@ consistent and a test can check that each code has a message and a fix.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from .model import Problem, Severity
@@ -59,8 +63,18 @@ CATALOGUE: dict[str, Entry] = {
     "bad_choice": Entry("error", "“{label}”应为 {choices} 之一，现为“{value}”", "请从下拉列表中选择"),
     "bad_date": Entry("error", "“{label}”不是有效日期，现为“{value}”",
                       "请填写如 2024-04-30、2024.4.30 或 2024年4月30日"),
-    "bad_email": Entry("error", "“{label}”不是有效的电子邮箱地址，现为“{value}”",
-                       "请填写如 name@example.com 的邮箱地址"),
+    "bad_email": Entry("warning", "“{label}”中的“{value}”不是有效的电子邮箱地址，评价结果无法发送到该地址",
+                       "请填写如 name@example.com 的邮箱地址，多个地址用分号隔开"),
+    "email_missing": Entry("warning", "“{label}”未填写，评价结果无法通过邮件发送给本单位", "请填写如 name@example.com 的邮箱地址"),
+    "absurd_number": Entry("error", "“{label}”为 {value}，数值大得不合常理（应小于 {limit}）", "请核对数值和单位后重新填写"),
+    "money_in_yuan": Entry("error", "“{label}”填写为“{value}”，单位是元，而本表金额单位为万元",
+                           "请换算为万元后只填数字，即 {wan}"),
+    "year_mismatch": Entry("warning", "“{label}”为 {value}，而本次评价的是 {expected} 年度",
+                           "请核对评价年度，如为 {expected} 年度请改为 {expected}"),
+    "unit_count_mismatch": Entry("warning", "“内设机构数”为 {count}，而“内设机构名称”中列出了 {names} 个",
+                                 "请核对内设机构数与内设机构名称是否一致"),
+    "text_too_long": Entry("warning", "“{label}”共 {length} 字，将在报告中占约 {pages} 页",
+                           "请精简到 {limit} 字以内，只写主要内容"),
     "too_many_decimals": Entry("warning", "“{label}”为 {value}，金额最多保留两位小数，已按 {rounded} 读取",
                                "请确认金额单位为万元并保留两位小数"),
     "percent_fraction": Entry("warning", "“{label}”填写为 {value}，已按 {read} 读取",
@@ -113,16 +127,64 @@ CATALOGUE: dict[str, Entry] = {
 
 def problem(code: str, *, sheet: str | None = None, cell: str | None = None,
             cells: Iterable[str] = (), field: str | None = None, **params: Any) -> Problem:
-    """Make the Problem for ``code`` with the catalogue's wording filled from ``params``."""
+    """Make the Problem for ``code``; its text is rendered from the catalogue when shown."""
     entry = CATALOGUE[code]
     cells_t = tuple(cells)
     if not cells_t and sheet and cell:
         cells_t = (f"{sheet}!{cell}",)
-    params.setdefault("sheet", sheet or "")
-    params.setdefault("cell", cell or "")
-    params.setdefault("cells", "、".join(cells_t))
-    msg = entry.message.format(**params)
-    fix = entry.fix.format(**params)
-    text = f"{msg}（{fix}）" if fix else msg
-    return Problem(code=code, severity=entry.severity, message=text, sheet=sheet, cell=cell,
-                   cells=cells_t, field=field)
+    return Problem(code=code, severity=entry.severity, sheet=sheet, cell=cell, cells=cells_t, field=field,
+                   params=dict(params))
+
+
+# A value shown in a message: one line, never "None", a date without "00:00:00", long text cut.
+SHOW_MAX = 60
+_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\u2028\u2029\x85]")
+
+
+def show(v: Any, limit: int | None = None) -> str:
+    """A parameter as it appears in a message (``limit``: cut longer text, for values as typed)."""
+    if v is None:
+        return "空白"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, datetime):
+        v = v.date() if v.time() == time() else v.replace(microsecond=0).isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return compact_number(v)
+    if isinstance(v, float):
+        return compact_number(Decimal(repr(v))) if math.isfinite(v) else "非数字"
+    s = _BREAKS.sub("⏎", str(v))
+    if limit is not None and len(s) > limit:
+        s = s[:limit - 1] + "…"
+    return s
+
+
+def compact_number(d: Decimal) -> str:
+    """A Decimal as typed, but 1E+999999 rather than a million digits."""
+    if not d.is_finite():
+        return "非数字"
+    if abs(d.adjusted()) >= 16:
+        return format(d, ".6G")
+    return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d:f}"
+
+
+class _Params(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(p: Problem) -> str:
+    """The problem's text from its code, params and current cells (what is wrong（how to fix）)."""
+    entry = CATALOGUE.get(p.code)
+    if entry is None:
+        return p.text
+    params = _Params({k: show(v, SHOW_MAX if k == "value" else None) for k, v in (p.params or {}).items()})
+    params["sheet"] = p.sheet or ""
+    params["cell"] = p.cell or ""
+    params["cells"] = "、".join(p.cells)
+    params["below"] = "、".join(c.rsplit("!", 1)[-1] for c in p.cells[1:])
+    msg = entry.message.format_map(params)
+    fix = entry.fix.format_map(params)
+    return f"{msg}（{fix}）" if fix else msg

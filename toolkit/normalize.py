@@ -8,6 +8,7 @@ at the top of this module, not if-chains.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -41,6 +42,28 @@ CHOICE_ALIASES: dict[str, str] = {
     "N": "否", "NO": "否", "×": "否", "✗": "否", "✘": "否",
     "没有": "无",
 }
+
+# Units a clerk may type after a number, by the field's unit (compared after NFKC, no spaces).
+UNIT_ALIASES: dict[str, tuple[str, ...]] = {
+    "万元": ("万元", "万"),
+    "人": ("人", "名"),
+    "平方米": ("平方米", "平米", "㎡", "m²", "m2"),
+    "年": ("年度", "年"),
+    "分": ("分",),
+}
+# Money typed in 元 in a 万元 cell: refused with the converted value (never silently divided).
+YUAN = "元"
+
+# Magnitudes (absolute value, as typed) that no real entry reaches: a cell message, not a hang.
+LIMITS: dict[str, Decimal] = {
+    "money": Decimal("1E12"), "money_signed": Decimal("1E12"), "area": Decimal("1E12"),
+    "int": Decimal("1E7"), "year": Decimal("1E4"), "score": Decimal("1E6"), "percent": Decimal("1E6"),
+}
+LIMIT_TEXT = {Decimal("1E12"): "1 万亿", Decimal("1E7"): "1000 万", Decimal("1E4"): "1 万",
+              Decimal("1E6"): "100 万", Decimal("1E15"): "1000 万亿"}
+ABSURD = Decimal("1E15")  # any number read anywhere (targets, actuals …)
+MAX_NUMBER_TEXT = 200  # characters; longer "numbers" are refused before converting
+MAX_SERIAL = 2958465  # Excel's last date, 9999-12-31
 
 # Range separators in targets like 1-7, 1～7天, 1至7.
 _RANGE_SEPS = ("-", "~", "〜", "∼", "至", "到", "—", "–", "－")
@@ -189,16 +212,43 @@ def float_to_decimal(x: float) -> Decimal:
     return Decimal(format(x, ".15g"))
 
 
+def compact(d: Decimal) -> str:
+    """A number as shown in a message: 1E+999999 rather than a million digits."""
+    if not d.is_finite():
+        return "非数字" if d.is_nan() else ("-" if d < 0 else "") + "无穷大"
+    if abs(d.adjusted()) >= 16:
+        return format(d, ".6G")
+    return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d:f}"
+
+
+def bounded(d: Decimal, limit: Decimal | None = None) -> Decimal:
+    """``d`` unless |d| reaches ``limit`` (default ABSURD): then Invalid(absurd_number)."""
+    lim = ABSURD if limit is None else limit
+    if not d.is_finite():
+        raise Invalid("not_number", compact(d))
+    if abs(d) >= lim:
+        raise Invalid("absurd_number", compact(d), limit=LIMIT_TEXT.get(lim, compact(lim)))
+    return d
+
+
 def _number_text(s: str) -> Decimal | None:
+    if len(s) > MAX_NUMBER_TEXT:
+        return None
+    neg = s.startswith("(") and s.endswith(")") and len(s) > 2  # accounting negative (10.00)
+    if neg:
+        s = s[1:-1]
+        if s.startswith(("-", "+")):
+            return None
     m = _THOUSANDS_RE.match(s)
     if m:
         s = m.group(1) + m.group(2).replace(",", "") + (m.group(3) or "")
     if not _NUM_RE.match(s):
         return None
     try:
-        return Decimal(s)
+        d = Decimal(s)
     except InvalidOperation:  # pragma: no cover - the regex only lets valid numbers through
         return None
+    return -d if neg else d
 
 
 def _no_formula_error(raw: Any) -> None:
@@ -213,11 +263,13 @@ def _one_line(raw: Any) -> str | None:
     return clean_text(raw, multiline=False)
 
 
-def parse_number(raw: Any, *, units: tuple[str, ...] = ()) -> Decimal | None:
-    """A number from a cell: 1,234.5 · １２３ · " 12 " · "160万元" (a unit in ``units``) → Decimal.
+def parse_number(raw: Any, *, units: tuple[str, ...] = (), limit: Decimal | None = None) -> Decimal | None:
+    """A number from a cell: 1,234.5 · １２３ · " 12 " · (10.00) · "160万元" (a unit in ``units``) → Decimal.
 
     Blank → None. Text that is not a number after normalisation (十个, 约10) → Invalid(not_number);
-    formula errors → Invalid(formula_error).
+    formula errors → Invalid(formula_error); |x| ≥ ``limit`` (default ABSURD) → Invalid(absurd_number),
+    checked before any conversion that could take long. Money in 元 where 万元 is asked →
+    Invalid(money_in_yuan) with the value in 万元.
     """
     _no_formula_error(raw)
     if raw is None:
@@ -225,32 +277,41 @@ def parse_number(raw: Any, *, units: tuple[str, ...] = ()) -> Decimal | None:
     if isinstance(raw, bool):
         raise Invalid("not_number", display(raw))
     if isinstance(raw, int):
-        return Decimal(raw)
+        if raw.bit_length() > 64:
+            raise Invalid("absurd_number", format(Decimal(raw), ".6G") if raw.bit_length() < 10000 else "…",
+                          limit=LIMIT_TEXT[ABSURD])
+        return bounded(Decimal(raw), limit)
     if isinstance(raw, float):
         if raw != raw or raw in (float("inf"), float("-inf")):
             raise Invalid("not_number", display(raw))
-        return float_to_decimal(raw)
+        return bounded(float_to_decimal(raw), limit)
     if isinstance(raw, Decimal):
-        return raw
+        return bounded(raw, limit)
     if isinstance(raw, (date, datetime)):
         raise Invalid("not_number", display(raw))
     text = clean_text(raw)
     if text is None:
         return None
     s = _squash(text)
-    for u in sorted(units, key=len, reverse=True):
+    aliases = [a for u in units for a in UNIT_ALIASES.get(u, (u,))]
+    for u in sorted(aliases, key=len, reverse=True):
         uu = _squash(u)
         if uu and s.endswith(uu) and len(s) > len(uu):
             s = s[: -len(uu)]
             break
+    else:
+        if "万元" in units and s.endswith(YUAN) and len(s) > 1:
+            d = _number_text(s[:-1])
+            if d is not None:
+                raise Invalid("money_in_yuan", text, wan=compact(d / 10000))
     d = _number_text(s)
     if d is None:
-        raise Invalid("not_number", text)
-    return d
+        raise Invalid("not_number", text if len(text) <= MAX_NUMBER_TEXT else text[:20] + "…")
+    return bounded(d, limit)
 
 
-def parse_int(raw: Any, *, units: tuple[str, ...] = ()) -> int | None:
-    d = parse_number(raw, units=units)
+def parse_int(raw: Any, *, units: tuple[str, ...] = (), limit: Decimal | None = None) -> int | None:
+    d = parse_number(raw, units=units, limit=LIMITS["int"] if limit is None else limit)
     if d is None:
         return None
     if d != d.to_integral_value():
@@ -286,8 +347,8 @@ def parse_percent(raw: Any) -> Decimal | None:
             d = _number_text(s[:-1])
             if d is None:
                 raise Invalid("not_number", text)
-            return d / 100
-    d = parse_number(raw)
+            return bounded(d, LIMITS["percent"]) / 100
+    d = parse_number(raw, limit=LIMITS["percent"])
     if d is None:
         return None
     return d / 100 if d > 1 else d
@@ -322,7 +383,14 @@ def parse_date(raw: Any) -> date | None:
     raise Invalid("bad_date", text)
 
 
-def _serial(n: Any, seen: Any) -> date:
+def _serial(n: int | float | Decimal, seen: Any) -> date:
+    if isinstance(n, float) and not math.isfinite(n):
+        raise Invalid("bad_date", display(seen))
+    d = n if isinstance(n, Decimal) else Decimal(str(n)) if isinstance(n, float) else None
+    if d is not None and (not d.is_finite() or abs(d) > MAX_SERIAL):
+        raise Invalid("bad_date", compact(d))
+    if isinstance(n, int) and abs(n) > MAX_SERIAL:
+        raise Invalid("bad_date", display(seen) if n.bit_length() < 64 else "…")
     try:
         days = int(n)
         return _date_in_range(_EXCEL_EPOCH + timedelta(days=days), seen)
@@ -411,19 +479,22 @@ def parse_target(raw: Any) -> Target | None:
     for suffix, canon in _SUFFIXES.items():
         if direction is None and s.endswith(suffix) and len(s) > len(suffix):
             direction, s = canon, s[: -len(suffix)]
+    whole = _number_text(s)  # a plain number, also in scientific notation (1E+5)
+    if whole is not None:
+        return Target(direction, bounded(whole), None, "", text)
     m = _RANGE_RE.match(s)
     if m and direction is None:
         unit1, unit2 = m.group(2), m.group(4)
         if not unit1 or not unit2 or unit1 == unit2:
             lo, hi = _number_text(m.group(1)), _number_text(m.group(3))
             if lo is not None and hi is not None:
-                return Target("区间", lo, hi, unit2 or unit1, text)
+                return Target("区间", bounded(lo), bounded(hi), unit2 or unit1, text)
     m = _NUM_UNIT_RE.match(s)
     if m:
         d = _number_text(m.group(1))
         unit = m.group(2)
         if d is not None and not any(ch.isdigit() for ch in unit):
-            return Target(direction, d, None, unit, text)
+            return Target(direction, bounded(d), None, unit, text)
     raise Invalid("not_number", text)
 
 

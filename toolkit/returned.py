@@ -13,14 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .model import Problem
+from .model import Problem, problem_sort_key
 from .schemes import Scheme
 
 
-def marks_for(raw: Any, problems: Sequence[Problem]) -> dict[str, list[str]]:
-    """Logical location → messages, for every cell of every problem."""
+def marks_for(raw: Any, problems: Sequence[Problem], scheme: Scheme | None = None) -> dict[str, list[str]]:
+    """Logical location → messages, for every cell of every problem (worded with the regenerated
+    workbook's cells when ``scheme`` is given)."""
     marks: dict[str, list[str]] = {}
     for p in problems:
+        shown = relocated(scheme, raw, p) if scheme is not None else p
         locs = []
         for addr in p.cells or ((f"{p.sheet}!{p.cell}",) if p.sheet and p.cell else ()):
             loc = raw.logical_location(addr)
@@ -30,7 +32,7 @@ def marks_for(raw: Any, problems: Sequence[Problem]) -> dict[str, list[str]]:
             locs.append(p.field)
         tag = "错误" if p.severity == "error" else "提示"
         for loc in dict.fromkeys(locs):
-            marks.setdefault(loc, []).append(f"【{tag}】{p.message}")
+            marks.setdefault(loc, []).append(f"【{tag}】{shown.message}")
     return marks
 
 
@@ -65,5 +67,6 @@ def write_returned(scheme: Scheme, raw: Any, problems: Sequence[Problem], path: 
     from .template import write_workbook
 
     meta = {k: v for k, v in (raw.meta or {}).items() if k == "unit_code" and v}
+    moved = sorted((relocated(scheme, raw, p) for p in problems), key=problem_sort_key)
     write_workbook(scheme, path, values=dict(raw.values), tables=table_rows(raw), meta=meta,
-                   marks=marks_for(raw, problems), problems=[relocated(scheme, raw, p) for p in problems])
+                   marks=marks_for(raw, problems, scheme), problems=moved)

@@ -66,7 +66,9 @@ class _Ctx:
         self.bad_cells = {c for p in errors for c in p.cells}
 
     def follows_from_bad_input(self, keys: tuple[str, ...] | list[str]) -> bool:
-        return any(k in self.bad_fields for k in keys)
+        """An input validation refused, or left blank (a blank that scoring needs was reported by
+        validation as required or missing; blank_is_zero money is 0, not blank)."""
+        return any(k in self.bad_fields or self.sub.values.get(k) is None for k in keys)
 
     def num(self, key: str) -> Decimal | None:
         v = self.sub.values.get(key)

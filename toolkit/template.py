@@ -232,14 +232,15 @@ _LAYOUTS: dict[int, tuple[Scheme, _Layout]] = {}
 
 def _make_layout(scheme: Scheme) -> _Layout:
     rows: dict[str, list[_Item]] = {}
+    eff = F.field_map(scheme)  # the scheme's view of each field (required flags)
     # 基本信息
     items: list[_Item] = []
     for n, f in enumerate(F.BASIC_FIELDS, start=1):
-        items.append(_Item("field", f, number=str(n)))
+        items.append(_Item("field", eff[f.key], number=str(n)))
         items.extend(_Item("computed", computed=c) for c in _COMPUTED_AFTER.get(f.key, ()))
     rows[F.SHEET_BASIC] = items
     # 收支情况
-    money = {f.key: f for f in F.MONEY_FIELDS}
+    money = {f.key: eff[f.key] for f in F.MONEY_FIELDS}
     items = []
     n = 0
     placed: set[str] = set()
@@ -257,9 +258,9 @@ def _make_layout(scheme: Scheme) -> _Layout:
         items.extend(_Item("computed", computed=c) for c in comps)
     rows[F.SHEET_MONEY] = items
     # 评分表
-    rows[F.SHEET_SCORING] = _scoring_items(scheme)
+    rows[F.SHEET_SCORING] = _scoring_items(scheme, eff)
     # 绩效分析
-    rows[F.SHEET_ANALYSIS] = [_Item("field", f, number=str(i)) for i, f in enumerate(F.ANALYSIS_FIELDS, 1)]
+    rows[F.SHEET_ANALYSIS] = [_Item("field", eff[f.key], number=str(i)) for i, f in enumerate(F.ANALYSIS_FIELDS, 1)]
 
     slots: dict[str, tuple[str, int, int, int]] = {}
     for sheet, its in rows.items():
@@ -278,10 +279,10 @@ def _make_layout(scheme: Scheme) -> _Layout:
     return _Layout({k: tuple(v) for k, v in rows.items()}, slots, tables)
 
 
-def _scoring_items(scheme: Scheme) -> list[_Item]:
+def _scoring_items(scheme: Scheme, eff: dict[str, Field]) -> list[_Item]:
     groups: dict[str | None, list[Field]] = {}
     for f in scheme.input_fields:
-        groups.setdefault(f.indicator, []).append(f)
+        groups.setdefault(f.indicator, []).append(eff[f.key])
     items: list[_Item] = []
     for bn, (ind, fs) in enumerate(groups.items(), start=1):
         node = _node_or_none(scheme, ind)
@@ -547,8 +548,13 @@ def _field_label(f: Field) -> str:
     return f.label
 
 
+BLANK_IS_ZERO_HINT = "没有的填 0 或留空"
+
+
 def _hint(f: Field) -> str:
     hint = f.note or _KIND_HINT.get(f.kind, "")
+    if f.blank_is_zero:
+        hint = (hint + "；" if hint else "") + BLANK_IS_ZERO_HINT
     if f.kind == "choice" and f.choices:
         hint = (hint + "；" if hint else "") + "从下拉列表选择：" + " / ".join(f.choices)
     if f.required_when:
@@ -1124,6 +1130,8 @@ class _Writer:
         ws = self.wb.add_worksheet(F.SHEET_META)
         entries: dict[str, Any] = {"template_id": F.TEMPLATE_ID, "template_version": F.TEMPLATE_VERSION,
                                    "scheme_id": self.scheme.id}
+        if self.year is not None:  # the year the templates were handed out for (year_mismatch)
+            entries["fiscal_year"] = self.year
         for k, v in self.meta.items():
             if v not in (None, "") and k not in entries:  # the template's own entries always win
                 entries[k] = v

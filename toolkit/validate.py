@@ -10,10 +10,10 @@ the scorer's.
 Decisions where the spec is silent (keep this list current):
 - Status: a file that cannot be opened as our template (intake's codes) is "unreadable", with no
   Submission; a deleted sheet, name, table or column is "invalid": everything else is still read.
-- Required = ``Field.required`` + ``required_when`` + the budget identity's inputs (except
-  blank_is_zero) + every input a scheme rule reads, except first_given options (one of them, else
-  first_given_blank) and a not_applicable_full inner rule's inputs (only when the flag ≠ ``when``).
-- Optional money left blank is None (Submission.money() reads it as 0); blank_is_zero money is 0.
+- Required = ``Field.required`` as ``fields.all_fields`` gives it (the template's * shows the same
+  flag; it includes every input a scheme rule always reads) + ``required_when`` + first_given
+  options (one of them, else first_given_blank) + a not_applicable_full inner rule's inputs (only
+  when the flag ≠ ``when``). Every money cell is required or blank_is_zero (read as 0).
 - A field's own unit typed after the number is forgiven ("160万元", "10人"); any other text is not.
 - One-line text fields have line breaks joined; percent fields must lie in 0–100%.
 - budget_identity: ``cells`` = the seven cells in sheet order, ``cell``/``field`` = the first one.
@@ -28,10 +28,27 @@ Decisions where the spec is silent (keep this list current):
   puts fields on consecutive rows, so text that landed on the next (number, date, choice) field is
   also reported as spill, next to that cell's own error.
 - Duplicates need both fiscal years; unit_code comes from the cell, else from _meta.
+- 联系邮箱 may hold several addresses (emails.SEPARATORS); each bad one, or a blank cell, is a
+  warning (bad_email / email_missing), never an error. The value kept is "a@x.cn; b@y.cn" when all
+  are valid, else the text as typed (NFKC); ``emails.addresses`` gives mail the valid ones.
+- "3万" / "3 万元" in a 万元 cell is 3; "30,000元" is an error (money_in_yuan) whose fix gives the
+  value in 万元: a silent ÷10000 would hide a wrong column. (10.00) / （10.00） is −10, so a
+  negative error in an unsigned cell. "2023年" / "2023年度" is a year; "12人" a count.
+- Magnitudes are bounded before any conversion (normalize.LIMITS: money/area 1e12, counts 1e7,
+  years 1e4, scores and percents 1e6; 1e15 for everything else): absurd_number with the value shown
+  compactly (1E+999999). Dates beyond Excel's last serial are bad_date.
+- Warnings for valid but suspicious values: 评价年度 ≠ _meta.fiscal_year (written by
+  ``jixiao template --year``) or ≠ the batch's majority year (``year_outliers``, wired by batch);
+  内设机构数 ≠ the number of names listed (when two or more are listed); 主要职能 over 1,500 or
+  职责履行 over 3,000 characters.
+- Problems are returned in workbook order (model.problem_sort_key): no sheet, then fields.SHEETS
+  order, row, column; problems on one cell keep the order they were found in.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,13 +56,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from . import emails, intake
 from . import fields as F
-from . import intake
 from .fields import Field, Table
 from .messages import problem
-from .model import Problem, Submission, TableRow, Value
+from .model import Problem, Submission, TableRow, Value, problem_sort_key
 from .normalize import (
     ACCEPTED_DIRECTIONS,
+    LIMITS,
     Invalid,
     clean_text,
     display,
@@ -54,7 +72,6 @@ from .normalize import (
     parse_choice,
     parse_date,
     parse_direction,
-    parse_email,
     parse_int,
     parse_measure,
     parse_number,
@@ -63,7 +80,7 @@ from .normalize import (
     percent_points,
     round_money,
 )
-from .schemes import DEFAULT_SCHEME, Node, Rule, Scheme, builtin_ids, load_scheme
+from .schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
 
 Status = Literal["ok", "invalid", "unreadable"]
 
@@ -85,6 +102,11 @@ REQUIRED_HINTS = {"int": "整数", "year": "四位年份，如 2023", "money": "
                   "area": "面积（平方米）", "date": "日期，如 2024-04-30", "email": "电子邮箱",
                   "percent": "百分比，如 95%", "score": "分数"}
 QUAL_TIERS = F.QUAL_TIERS
+# Long texts that make a report absurdly long (a pasted plan): a warning past this many characters.
+LONG_TEXT_LIMITS = {"functions": 1500, "duty_analysis": 3000}
+CHARS_PER_PAGE = 190  # GB/T 9704 body: 22 lines × 28 characters, less paragraph ends and headings
+# How clerks separate the 内设机构 names: 、，,；; 和 及 spaces, line breaks.
+_NAME_SEPS = re.compile(r"[、，,；;\s/]+|和|及|以及")
 # Long text: how many cells below a long-text cell are looked at for text that spilled over.
 SPILL_ROWS = 30
 
@@ -141,6 +163,7 @@ class UnitKey:
     code: str  # unit_code from the cell, else from _meta; "" when none
     name: str  # trimmed unit_name
     address: str | None  # the unit_name cell, for the problem
+    year_address: str | None = None  # the fiscal_year cell (year_outliers)
 
 
 def unit_key(check: FileCheck) -> UnitKey | None:
@@ -149,7 +172,7 @@ def unit_key(check: FileCheck) -> UnitKey | None:
         return None
     code = sub.text("unit_code").strip() or str(sub.meta.get("unit_code") or "").strip()
     return UnitKey(check.file, sub.fiscal_year, code, sub.unit_name,
-                   sub.cells.get("unit_name") or sub.cells.get("unit_code"))
+                   sub.cells.get("unit_name") or sub.cells.get("unit_code"), sub.cells.get("fiscal_year"))
 
 
 def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
@@ -179,6 +202,28 @@ def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
     return out
 
 
+_YEAR_LABEL = next(f.label for f in F.BASIC_FIELDS if f.key == "fiscal_year")
+
+
+def year_outliers(keys: list[UnitKey]) -> dict[str, list[Problem]]:
+    """A 评价年度 other than the year most of the batch has (a 2022 among 2023s): a year_mismatch
+    warning on that file. Needs at least three units and a year held by more than half of them."""
+    years = [k.year for k in keys]
+    if len(years) < 3:
+        return {}
+    common = max(sorted(set(years)), key=years.count)
+    if years.count(common) * 2 <= len(years):
+        return {}
+    out: dict[str, list[Problem]] = {}
+    for k in keys:
+        if k.year != common:
+            sheet, cell = _split(k.year_address)
+            out.setdefault(k.file, []).append(problem(
+                "year_mismatch", sheet=sheet or F.SHEET_BASIC, cell=cell, field="fiscal_year",
+                label=_YEAR_LABEL, value=k.year, expected=common))
+    return out
+
+
 def find_duplicates(checks: list[FileCheck]) -> dict[str, list[Problem]]:
     """``duplicates`` over FileChecks."""
     return duplicates([k for k in map(unit_key, checks) if k is not None])
@@ -204,36 +249,15 @@ def _money2(d: Decimal) -> str:
 
 @dataclass(frozen=True)
 class _Requirements:
-    """Which scheme inputs are required, and when."""
+    """Which scheme inputs are required only in some cases (the rest are Field.required)."""
 
-    always: frozenset[str]
     unless: tuple[tuple[str, str, frozenset[str]], ...]  # (flag, value, keys): required unless flag == value
     first_given: tuple[tuple[Node, tuple[tuple[str, frozenset[str]], ...]], ...]  # node, (input, inner keys)
 
 
 def _requirements(scheme: Scheme) -> _Requirements:
-    always: set[str] = set()
-    unless: list[tuple[str, str, frozenset[str]]] = []
-    first: list[tuple[Node, tuple[tuple[str, frozenset[str]], ...]]] = []
-    for node in scheme.leaves():
-        r = node.rule
-        if r is None:
-            continue
-        if r.type == "not_applicable_full":
-            always.add(r.params["flag"])
-            inner: Rule | None = r.params.get("rule")
-            if inner is not None:
-                unless.append((r.params["flag"], r.params["when"], frozenset(inner.inputs)))
-        elif r.type == "first_given":
-            opts = []
-            for o in r.params["options"]:
-                inner = o.get("rule")
-                keys = frozenset(inner.inputs if inner else ()) - {o["input"]}
-                opts.append((o["input"], keys))
-            first.append((node, tuple(opts)))
-        else:
-            always.update(r.inputs)
-    return _Requirements(frozenset(always), tuple(unless), tuple(first))
+    _, unless, first = F.rule_inputs(scheme)
+    return _Requirements(unless, first)
 
 
 # --------------------------------------------------------------------------- the validator
@@ -265,8 +289,10 @@ class _Validator:
         for t in (F.PROBLEMS, F.PLANS):
             tables[t.name] = self.text_rows(t)
         self.spill()
+        self.suspicious()
+        problems = sorted(self.problems, key=problem_sort_key)
         return Submission(file=rel, values=self.values, cells=self.cells, tables=tables,
-                          meta=dict(self.raw.meta), problems=tuple(self.problems))
+                          meta=dict(self.raw.meta), problems=tuple(problems))
 
     # -- structure: sheets, names, tables, scheme
     def structure(self) -> None:
@@ -346,14 +372,14 @@ class _Validator:
             _no_error(raw)
             return clean_text(raw)
         if kind in ("int", "year"):
-            n = parse_int(raw, units=units)
+            n = parse_int(raw, units=units + (("年",) if kind == "year" else ()), limit=LIMITS[kind])
             if n is not None:
                 self.check_range(Decimal(n), f.min, f.max, f.label, raw)
             return n
         if kind in ("money", "money_signed", "area", "score"):
             if kind == "score":
                 units = ("分",)
-            d = parse_number(raw, units=units)
+            d = parse_number(raw, units=units, limit=LIMITS[kind])
             if d is None:
                 return None
             low = f.min if f.min is not None else (0 if kind in ("money", "area", "score") else None)
@@ -376,7 +402,14 @@ class _Validator:
         if kind == "date":
             return parse_date(raw)
         if kind == "email":
-            return parse_email(raw)
+            _no_error(raw)
+            text = clean_text(raw, multiline=False)
+            parsed = emails.parse(text)
+            for bad in parsed.bad:  # a warning: the report is never withheld for it
+                self.add("bad_email", addr, field=f.key, label=f.label, value=bad)
+            if parsed.good and not parsed.bad:
+                return "; ".join(parsed.good)
+            return unicodedata.normalize("NFKC", text).strip() if text else None
         if kind == "choice":
             return parse_choice(raw, f.choices)
         raise AssertionError(f"unknown kind {kind}")  # pragma: no cover - fields.Kind is closed
@@ -412,11 +445,6 @@ class _Validator:
             cond = f.required_when
             if f.required or (cond and self.values.get(cond[0]) == cond[1]):
                 needed[f.key] = None
-        for k in IDENTITY_KEYS:
-            if not self.fields[k].blank_is_zero:
-                needed[k] = None
-        for k in sorted(req.always, key=self.order):
-            needed[k] = None
         for flag, when, keys in req.unless:
             v = self.values.get(flag)
             if v is not None and v != when:
@@ -457,6 +485,28 @@ class _Validator:
             return "，可选：" + "、".join(f.choices)
         h = REQUIRED_HINTS.get(f.kind)
         return f"：{h}" if h else ""
+
+    # -- values that are valid but probably wrong (warnings with the cell and a fix)
+    def suspicious(self) -> None:
+        for f in self.fields.values():
+            if f.kind == "email" and f.key not in self.absent and f.key not in self.bad \
+                    and self.values.get(f.key) is None:
+                self.add("email_missing", self.cells[f.key], field=f.key, label=f.label)
+        year, expected = self.values.get("fiscal_year"), _int(self.raw.meta.get("fiscal_year"))
+        if isinstance(year, int) and expected is not None and year != expected:
+            self.add("year_mismatch", self.cells.get("fiscal_year"), field="fiscal_year",
+                     label=self.fields["fiscal_year"].label, value=year, expected=expected)
+        count, names = self.values.get("internal_unit_count"), self.values.get("internal_units")
+        if isinstance(count, int) and isinstance(names, str):
+            listed = len(_listed_names(names))
+            if listed >= 2 and listed != count:
+                self.add("unit_count_mismatch", cells=[self.cells["internal_unit_count"], self.cells["internal_units"]],
+                         field="internal_unit_count", count=count, names=listed)
+        for key, limit in LONG_TEXT_LIMITS.items():
+            text = self.values.get(key)
+            if isinstance(text, str) and len(text) > limit:
+                self.add("text_too_long", self.cells.get(key), field=key, label=self.fields[key].label,
+                         length=len(text), pages=max(2, round(len(text) / CHARS_PER_PAGE)), limit=limit)
 
     # -- consistency
     def identity(self) -> None:
@@ -614,6 +664,18 @@ class _Validator:
         return None
 
 
+def _int(v: Any) -> int | None:
+    try:
+        return int(str(v).strip()) if v is not None and len(str(v)) < 10 else None
+    except ValueError:
+        return None
+
+
+def _listed_names(text: str) -> list[str]:
+    """The names listed in a 内设机构 text: "办公室、财务股和业务股" → three."""
+    return [n for n in _NAME_SEPS.split(text) if len(n.strip("等。.")) >= 2]
+
+
 def _looks_like_prose(v: Any) -> bool:
     s = clean_text(v)
     return s is not None and len(s) >= 8 and any("\u4e00" <= ch <= "\u9fff" for ch in s)
@@ -699,7 +761,8 @@ class _IndicatorRow:
             # still read the numbers so that their own problems are reported
             self.numeric(None, direction_bad=True)
 
-        points = self.attempt("points", lambda: parse_number(vals.get("points"), units=("分",)))
+        points = self.attempt("points", lambda: parse_number(vals.get("points"), units=("分",),
+                                                                 limit=LIMITS["score"]))
         if points is None:
             self.require("points", None)
         elif points is not _BAD:
@@ -707,7 +770,8 @@ class _IndicatorRow:
                 self.problem("not_positive", "points", value=_fmt(points))
             else:
                 out["points"] = points
-        score = self.attempt("self_score", lambda: parse_number(vals.get("self_score"), units=("分",)))
+        score = self.attempt("self_score", lambda: parse_number(vals.get("self_score"), units=("分",),
+                                                                         limit=LIMITS["score"]))
         if score is not None and score is not _BAD:
             if score < 0:
                 self.problem("negative", "self_score", value=_fmt(score))
