@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import resource
 import shutil
 import struct
-import subprocess
-import sys
 import time
 import tracemalloc
 import zipfile
