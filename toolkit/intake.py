@@ -507,6 +507,17 @@ def read_structure(source: Path | str | bytes) -> Structure:
     return _structure(zf)
 
 
+def read_sheets(source: Path | str | bytes, max_row: int = 1000, max_col: int = 64) -> dict[str, RC.SheetCells]:
+    """Every sheet's non-blank cells in A1…(max_col, max_row), read as the form's cells are read."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    zf = sniff(data, ".xlsx" if isinstance(source, bytes) else Path(source).suffix)
+    _check_prologs(zf)
+    st = _structure(zf)
+    bounds = RC.Bounds(max_row, max_col)
+    reader = _Reader(zf, st, {s.name: bounds for s in st.sheets})
+    return {s.name: reader.sheet(s.name) or RC.SheetCells({}) for s in st.sheets}
+
+
 def _structure(zf: zipfile.ZipFile) -> Structure:
     wb_part = _workbook_part(zf)
     root = _parse_part(zf, wb_part)
@@ -526,7 +537,7 @@ def _structure(zf: zipfile.ZipFile) -> Structure:
             sheets.append(_Sheet(el.get("name") or "", el.get("state") or "visible", targets.get(rid)))
         elif tag == "definedName":
             names.append((el.get("name") or "", el.get("localSheetId"), (el.text or "").strip()))
-        elif tag == "workbookPr":
+        elif tag == "workbookPr" and el.get("date1904") is not None:  # not x15:workbookPr
             date1904 = (el.get("date1904") or "").strip().lower() in ("1", "true")
     tables = {s.name: tuple(_table_parts(zf, s.part)) for s in sheets if s.part}
     return Structure(tuple(sheets), tuple(names), tables, date1904,
