@@ -478,3 +478,58 @@ def test_table_header_with_escaped_line_break(tmp_path, seed_book):
     p = B.rewrite(seed_book, edit, out=tmp_path / "hdr.xlsx")
     t = read_workbook(p).tables["perf_indicators"]
     assert t.missing_columns == () and "name" in t.columns
+
+
+# --------------------------------------------------------------------------- special files in the inbox
+posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, /dev/zero and symlinks: POSIX only")
+
+
+def _timed_discover(root: Path) -> list[str]:
+    t = time.perf_counter()
+    found = [rel for _, rel in intake.discover([root])]
+    assert time.perf_counter() - t < 5
+    return found
+
+
+@posix_only
+@pytest.mark.parametrize("make, found", [
+    (lambda d, out: os.symlink("/dev/zero", d / "零.xlsx"), []),
+    (lambda d, out: os.mkfifo(d / "管道.xlsx"), []),
+    (lambda d, out: os.symlink(out / "外面.xlsx", d / "外链.xlsx"), []),  # leads out of INBOX
+    (lambda d, out: os.symlink(d / "a" / "真.xlsx", d / "内链.xlsx"), ["a/真.xlsx"]),  # inside: read once
+    (lambda d, out: os.symlink(d, d / "a" / "环"), ["a/真.xlsx"]),  # a folder link is not entered
+    (lambda d, out: os.symlink("nowhere.xlsx", d / "断链.xlsx"), []),
+])
+def test_discover_special_files(tmp_path, make, found):
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    (inbox / "a").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "外面.xlsx").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    if "真" in "".join(found):
+        (inbox / "a" / "真.xlsx").write_bytes(b"x")
+        os.utime(inbox / "a" / "真.xlsx", (time.time() - 60, time.time() - 60))
+    make(inbox, outside)
+    assert _timed_discover(inbox) == found
+
+
+def test_discover_deep_nesting_is_bounded(tmp_path):
+    d = tmp_path
+    for i in range(1, 1501):
+        d = d / "d"
+        d.mkdir()
+        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 1500):
+            (d / f"{i}.xlsx").write_bytes(b"x")
+            os.utime(d / f"{i}.xlsx", (time.time() - 60, time.time() - 60))
+    found = _timed_discover(tmp_path)
+    assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{intake.MAX_DEPTH}.xlsx"]
+
+
+@posix_only
+def test_reading_a_fifo_or_device_does_not_block(tmp_path):
+    fifo = tmp_path / "管道.xlsx"
+    os.mkfifo(fifo)
+    for p in (fifo, Path("/dev/zero")):
+        t = time.perf_counter()
+        with pytest.raises(IntakeError) as e:
+            read_workbook(p)
+        assert time.perf_counter() - t < 2 and "不是普通文件" in e.value.problem.message

@@ -28,6 +28,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import time
 import zipfile
 import zlib
@@ -221,22 +222,74 @@ def _skipped_name(name: str) -> bool:
     return name.startswith((".", "~$")) or name.endswith(".part")
 
 
+# Folders nested deeper than this under a given folder are not searched (a real inbox has 2–3 levels).
+MAX_DEPTH = 32
+
+
+def _regular(p: Path) -> os.stat_result | None:
+    """The stat of a regular file (symlinks followed), else None: FIFOs, devices, sockets, folders."""
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _inside(p: Path, root_real: str) -> bool:
+    real = os.path.realpath(p)
+    return os.path.normcase(real).startswith(os.path.normcase(root_real.rstrip(os.sep) + os.sep))
+
+
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    """Candidate files under ``root`` without recursion: depth bounded, symlinked folders not entered,
+    symlinked files kept only when they resolve inside ``root``."""
+    root_real = os.path.realpath(root)
+    out: list[tuple[Path, str]] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            try:
+                is_link = e.is_symlink()
+                is_dir = not is_link and e.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if depth + 1 <= MAX_DEPTH:
+                    stack.append((p, depth + 1))
+                continue
+            if _skipped_name(e.name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
+                continue
+            if is_link and not _inside(p, root_real):
+                continue
+            out.append((p, p.relative_to(root).as_posix()))
+    return out
+
+
 def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
     """Workbook candidates under ``paths`` (files or folders, recursively) → [(path, rel)].
 
     ``rel`` is the path relative to the folder given (with / separators), or the file's name for
     a file given directly. Sorted and stable. Skipped silently: Excel lock files ``~$*``, hidden
-    files and folders, and files still being written (size or time changing). Legacy formats
-    (.xls, .et, .ods, .csv) are included so that they get the "save as .xlsx" answer.
+    files and folders, files still being written (size or time changing), anything that is not a
+    regular file (FIFOs, devices, sockets), symlinks leading out of the folder given, and folders
+    nested deeper than MAX_DEPTH. Legacy formats (.xls, .et, .ods, .csv) are included so that they
+    get the "save as .xlsx" answer.
     """
     found: list[tuple[Path, str, os.stat_result]] = []
     seen: set[str] = set()
     rels: set[str] = set()
 
     def add(p: Path, rel: str) -> None:
-        try:
-            st = p.stat()
-        except OSError:
+        st = _regular(p)
+        if st is None:
             return
         key = os.path.normcase(os.path.realpath(p))
         if key in seen:
@@ -250,17 +303,9 @@ def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
     for given in paths:
         root = Path(given)
         if root.is_dir():
-            under: list[tuple[Path, str]] = []
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                for name in filenames:
-                    p = Path(dirpath) / name
-                    if _skipped_name(name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
-                        continue
-                    under.append((p, p.relative_to(root).as_posix()))
-            for p, rel in sorted(under, key=lambda x: x[1].split("/")):
+            for p, rel in sorted(_walk(root), key=lambda x: x[1].split("/")):
                 add(p, rel)
-        elif root.is_file() and not root.name.startswith("~$"):
+        elif not root.name.startswith("~$"):
             add(root, root.name)
     return [(p, rel) for p, rel, _ in _settled(found)]
 
@@ -593,11 +638,17 @@ def read_workbook(path: Path, rel: str | None = None) -> RawWorkbook:
     """Read one workbook safely. Raises IntakeError when the file cannot be used at all."""
     rel = rel or path.name
     try:
-        size = path.stat().st_size
-        if size > LIMITS.max_file_size:
-            raise _fail("zip_bomb", detail=f"文件大小 {size // MB} MB，远超填报表的正常大小")
-        with open(path, "rb") as fh:  # read-only, closed at once: never locked, never modified
-            data = fh.read()
+        # read-only, closed at once: never locked, never modified; O_NONBLOCK: a FIFO cannot block
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise _fail("unreadable", detail="不是普通文件（可能是设备、管道或快捷方式）")
+            if st.st_size > LIMITS.max_file_size:
+                raise _fail("zip_bomb", detail=f"文件大小 {st.st_size // MB} MB，远超填报表的正常大小")
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # grew while being read
+                raise _fail("unreadable", detail="文件正在被写入，请稍后重试")
     except OSError as e:
         raise _fail("unreadable", detail=f"无法打开文件（{e.strerror or e}）") from None
     return read_bytes(data, rel, suffix=path.suffix)
