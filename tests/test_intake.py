@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 from decimal import Decimal as D
@@ -512,14 +513,25 @@ def test_discover_special_files(tmp_path, make, found):
     assert _timed_discover(inbox) == found
 
 
-def test_discover_deep_nesting_is_bounded(tmp_path):
+def test_discover_deep_nesting_is_bounded(tmp_path, monkeypatch):
+    """No recursion (checked with a low recursion limit; a tree deeper than pytest's own cleanup
+    can remove would break every later pytest run on the machine), depth capped at MAX_DEPTH."""
     d = tmp_path
-    for i in range(1, 1501):
+    for i in range(1, 301):
         d = d / "d"
         d.mkdir()
-        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 1500):
+        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 300):
             (d / f"{i}.xlsx").write_bytes(b"x")
             os.utime(d / f"{i}.xlsx", (time.time() - 60, time.time() - 60))
+    monkeypatch.setattr(intake, "MAX_DEPTH", 400)
+    with_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)
+    try:
+        deep = _timed_discover(tmp_path)
+    finally:
+        sys.setrecursionlimit(with_limit)
+    assert len(deep) == 4
+    monkeypatch.undo()
     found = _timed_discover(tmp_path)
     assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{intake.MAX_DEPTH}.xlsx"]
 
