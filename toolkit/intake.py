@@ -3,7 +3,8 @@
 ``read_workbook(path, rel)`` reads the file once (read-only, into memory), refuses anything that
 is not a safe .xlsx before any parser sees it (encrypted, legacy formats, zip and XML bombs), then
 locates every value through the workbook's own ``xl/workbook.xml`` (defined names, sheets) and
-table parts, and reads cell values with python-calamine. Inserted rows/columns and re-saves by
+table parts, and streams the cells it needs with its own namespace-aware parser (read_cells.py:
+bounded memory, no dense grid, formula errors, percent and 1904 dates). Inserted rows/columns and re-saves by
 Excel, WPS or LibreOffice do not matter. Nothing here knows about schemes: validate.py decides
 what is required and what is missing.
 
@@ -12,8 +13,10 @@ Decisions where the spec is silent:
   is named .xlsx/.xlsm, else a legacy format; a real .xlsx named .xls is read; .xlsb and .ods
   (even renamed) are legacy formats; .csv is legacy by its extension.
 - Limits (``Limits``): entries, declared sizes, ratio, total, XML prolog length, the size of the
-  parts parsed, and a sheet's value extent (calamine builds a dense grid up to the farthest value and
-  aborts the process on a value at XFD1048576: ``sheet_too_large``).
+  parts parsed. Only the cells around what the form reads are kept (``_bounds``): named cells and
+  tables plus MAX_TABLE_ROWS rows; stray values far away (XFD1048576) are not read at all. A table
+  over whole columns (A3:K1048576) ends at the sheet's last value; at most MAX_TABLE_ROWS rows.
+- Counts a part declares (sharedStrings ``uniqueCount``, ``dimension``) are never trusted.
 - Defined names match case-insensitively, workbook scope first, sheet scope as a fallback.
 - A table is found by its table part's name anywhere in the workbook, else by its header row on its
   sheet (re-saves that drop table parts). Rows typed directly below a table's range belong to it
@@ -61,11 +64,8 @@ class Limits:
     max_ratio: float = 200  # uncompressed / compressed, for parts larger than ratio_min_size
     ratio_min_size: int = 1 * MB
     max_prolog: int = 64 * 1024  # bytes before the root element of an XML part
-    # calamine holds a sheet as a dense grid from A1 to its farthest value: one stray value at
-    # XFD1048576 would need 17 billion cells (the process aborts). The template needs ~2,000.
-    max_sheet_cells: int = 2_000_000
     max_tree_part: int = 5 * MB  # workbook.xml, relationships, tables (parsed into a tree here)
-    max_cell_part: int = 20 * MB  # a sheet, sharedStrings.xml, styles.xml (parsed by calamine)
+    max_cell_part: int = 20 * MB  # a sheet, sharedStrings.xml, styles.xml (streamed)
 
 
 LIMITS = Limits()
@@ -387,7 +387,7 @@ def _check_zip(infos: list[zipfile.ZipInfo]) -> None:
         raise _fail("zip_bomb", detail=f"解压后共 {total // MB} MB")
 
 
-# Parts no parser of ours (nor calamine) ever reads: their prologs need no check.
+# Parts no parser of ours ever reads: their prologs need no check.
 _UNPARSED_PREFIXES = ("docprops/", "xl/theme/", "xl/drawings/", "xl/printersettings/", "xl/media/",
                       "xl/comments", "customxml/")
 
