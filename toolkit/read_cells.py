@@ -38,8 +38,17 @@ class SheetXmlError(Exception):
     """A part is not well-formed XML or declares a DTD."""
 
 
+_LOCAL: dict[str, str] = {}
+
+
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    """"{namespace}c" → "c" (cached: a sheet repeats a handful of tags thousands of times)."""
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL) < 4096:
+            _LOCAL[tag] = name
+    return name
 
 
 _XSTRING_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -92,8 +101,13 @@ def _iterparse(source: IO[bytes], events: tuple[_Event, ...] = ("end",)) -> Iter
     """expat's C-accelerated iterparse (defusedxml's pure-Python handlers are 3x slower). Safe here:
     intake refuses every part with a DTD before it is parsed (_check_prologs), and a DOCTYPE cannot
     follow the root element; a DOCTYPE met anyway is refused."""
+    parser = ET.XMLPullParser(events=events)
     try:
-        yield from ET.iterparse(source, events=events)
+        while chunk := source.read(1 << 16):
+            parser.feed(chunk)
+            yield from parser.read_events()
+        parser.close()
+        yield from parser.read_events()
     except ET.ParseError as e:
         raise SheetXmlError("dtd" if "doctype" in str(e).lower() else str(e)) from None
 
