@@ -101,7 +101,7 @@ def _iterparse(source: IO[bytes], events: tuple[_Event, ...] = ("end",)) -> Iter
     """expat's C-accelerated iterparse (defusedxml's pure-Python handlers are 3x slower). Safe here:
     intake refuses every part with a DTD before it is parsed (_check_prologs), and a DOCTYPE cannot
     follow the root element; a DOCTYPE met anyway is refused."""
-    parser = ET.XMLPullParser(events=events)
+    parser: Any = ET.XMLPullParser(events=events)
     try:
         while chunk := source.read(1 << 16):
             parser.feed(chunk)
