@@ -17,6 +17,7 @@ date/datetime/time for date-formatted numbers (1900 or 1904 system), None for bl
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -95,74 +96,98 @@ def builtin_kind(num_fmt_id: int) -> str:
 
 
 _Event = Literal["start", "end"]
+# Parts up to this size are parsed into a tree by the C parser (fast); larger ones are streamed.
+_TREE_MAX = 1024 * 1024
 
 
-def _iterparse(source: IO[bytes], events: tuple[_Event, ...] = ("end",)) -> Iterator[tuple[str, Any]]:
-    """expat's C-accelerated iterparse (defusedxml's pure-Python handlers are 3x slower). Safe here:
+def _head(source: IO[bytes]) -> tuple[bytes, bool]:
+    """The first _TREE_MAX + 1 bytes; True when that is the whole part."""
+    head = source.read(_TREE_MAX + 1)
+    return head, len(head) <= _TREE_MAX
+
+
+def _fromstring(data: bytes) -> Any:
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        raise SheetXmlError("dtd" if "doctype" in str(e).lower() else str(e)) from None
+
+
+def _iterparse(source: IO[bytes], events: tuple[_Event, ...] = ("end",), head: bytes = b"") -> Iterator[tuple[str, Any]]:
+    """expat's C-accelerated pull parser (defusedxml's pure-Python handlers are 3x slower). Safe here:
     intake refuses every part with a DTD before it is parsed (_check_prologs), and a DOCTYPE cannot
-    follow the root element; a DOCTYPE met anyway is refused."""
+    follow the root element."""
     parser: Any = ET.XMLPullParser(events=events)
     try:
-        while chunk := source.read(1 << 16):
+        chunk = head or source.read(1 << 16)
+        while chunk:
             parser.feed(chunk)
             yield from parser.read_events()
+            chunk = source.read(1 << 16)
         parser.close()
         yield from parser.read_events()
     except ET.ParseError as e:
         raise SheetXmlError("dtd" if "doctype" in str(e).lower() else str(e)) from None
 
 
+def _text(el: Any) -> str:
+    """The text of a string item (<si> or <is>): <t>, or rich-text runs <r><t>; phonetic <rPh> skipped."""
+    parts: list[str] = []
+    for x in el:
+        tag = _local(x.tag)
+        if tag == "t":
+            parts.append(x.text or "")
+        elif tag == "r":
+            parts.extend(y.text or "" for y in x if _local(y.tag) == "t")
+    return "".join(parts)
+
+
 def style_kinds(source: IO[bytes] | None) -> list[str]:
     """styles.xml → the format kind of each cellXfs entry (the cell's ``s`` index)."""
     if source is None:
         return []
+    head, whole = _head(source)
+    root = _fromstring(head) if whole else None
+    if root is None:  # a styles part over 1 MB: stream it
+        root = ET.Element("styleSheet")
+        keep = ("numFmts", "cellXfs")
+        for _, el in _iterparse(source, ("end",), head):
+            tag = _local(el.tag)
+            if tag in keep:
+                root.append(el)
+            elif tag in ("font", "fill", "border", "dxf", "cellStyleXfs", "cellStyles"):
+                el.clear()
     custom: dict[int, str] = {}
     kinds: list[str] = []
-    in_xfs = False
-    for ev, el in _iterparse(source, ("start", "end")):
-        tag = _local(el.tag)
-        if ev == "start":
-            if tag == "cellXfs":
-                in_xfs = True
-            continue
-        if tag == "numFmt":
-            try:
-                custom[int(el.get("numFmtId", ""))] = format_kind(el.get("formatCode") or "")
-            except ValueError:
-                pass
-        elif tag == "xf" and in_xfs:
-            try:
-                fid = int(el.get("numFmtId") or 0)
-            except ValueError:
-                fid = 0
-            kinds.append(custom.get(fid) or builtin_kind(fid))
+    for part in root:
+        tag = _local(part.tag)
+        if tag == "numFmts":
+            for el in part:
+                try:
+                    custom[int(el.get("numFmtId", ""))] = format_kind(el.get("formatCode") or "")
+                except ValueError:
+                    pass
         elif tag == "cellXfs":
-            in_xfs = False
-        if tag in ("numFmt", "xf", "font", "fill", "border", "dxf"):
-            el.clear()
+            for el in part:
+                try:
+                    fid = int(el.get("numFmtId") or 0)
+                except ValueError:
+                    fid = 0
+                kinds.append(custom.get(fid) or builtin_kind(fid))
     return kinds
 
 
 def shared_strings(source: IO[bytes] | None) -> list[str]:
     """sharedStrings.xml → strings (rich-text runs joined, phonetic runs skipped). Counts are ignored."""
-    out: list[str] = []
     if source is None:
-        return out
-    texts: list[str] = []
-    in_phonetic = 0
-    for ev, el in _iterparse(source, ("start", "end")):
-        tag = _local(el.tag)
-        if ev == "start":
-            if tag == "rPh":
-                in_phonetic += 1
-            continue
-        if tag == "t" and not in_phonetic:
-            texts.append(el.text or "")
-        elif tag == "rPh":
-            in_phonetic -= 1
-        elif tag == "si":
-            out.append(decode_xstring("".join(texts)))
-            texts = []
+        return []
+    head, whole = _head(source)
+    if whole:
+        return [decode_xstring(_text(si)) for si in _fromstring(head) if _local(si.tag) == "si"]
+    out: list[str] = []
+    for _, el in _iterparse(source, ("end",), head):
+        if _local(el.tag) == "si":
+            out.append(decode_xstring(_text(el)))
             el.clear()
     return out
 
@@ -228,6 +253,7 @@ class SheetCells:
 _REF_RE = re.compile(r"([A-Za-z]{1,3})(\d{1,7})$")
 
 
+@functools.lru_cache(maxsize=4096)
 def _col_number(letters: str) -> int:
     n = 0
     for ch in letters.upper():
@@ -274,68 +300,78 @@ def _cell_value(t: str, v: str | None, inline: str | None, kind: str, strings: l
 
 def read_sheet(source: IO[bytes], bounds: Bounds, styles: list[str], strings: list[str],
                date1904: bool) -> SheetCells:
-    """Stream one worksheet part; keep the non-blank cells inside ``bounds``; stop past them.
+    """One worksheet part → the non-blank cells inside ``bounds``; parsing stops past them.
 
+    Small parts are parsed into a tree, large ones streamed row by row (memory bounded by a row).
     Cells and rows without ``r`` follow the previous one, as Excel does.
     """
     out = SheetCells({})
+    head, whole = _head(source)
     row = 0
-    col = 0
-    v: str | None = None
-    inline: list[str] = []
-    in_is = in_phonetic = 0
-    sheet_data = None
-    for ev, el in _iterparse(source, ("start", "end")):
-        tag = _local(el.tag)
-        if ev == "start":
-            if tag == "c":
-                ref = _REF_RE.match(el.get("r") or "")
-                if ref:
-                    col, row = _col_number(ref.group(1)), int(ref.group(2))
-                else:
-                    col += 1
-                v, inline = None, []
-            elif tag == "row":
-                r = el.get("r")
-                row = int(r) if r and r.isdigit() else row + 1
-                col = 0
-                if row > bounds.max_row:  # rows are in order: nothing further is kept
-                    out.beyond = True
+    if whole:
+        root = _fromstring(head)
+        data = next((el for el in root if _local(el.tag) == "sheetData"), None)
+        for el in data if data is not None else ():
+            if _local(el.tag) == "row":
+                row = _row(el, row, bounds, styles, strings, date1904, out)
+                if row > bounds.max_row:
                     break
-            elif tag == "is":
-                in_is += 1
-            elif tag == "rPh":
-                in_phonetic += 1
-            elif tag == "sheetData":
+        return out
+    sheet_data = None
+    for ev, el in _iterparse(source, ("start", "end"), head):
+        if ev == "start":
+            if sheet_data is None and _local(el.tag) == "sheetData":
                 sheet_data = el
             continue
-        if tag == "v":
-            v = el.text or ""
-        elif tag == "t" and in_is and not in_phonetic:
-            inline.append(el.text or "")
-        elif tag == "is":
-            in_is -= 1
-        elif tag == "rPh":
-            in_phonetic -= 1
-        elif tag == "c":
-            if v is not None or inline:
-                if row <= bounds.max_row and col <= bounds.max_col:
-                    s = el.get("s")
-                    kind = "number"
-                    if s and s.isdigit() and int(s) < len(styles):
-                        kind = styles[int(s)]
-                    val = _cell_value(el.get("t") or "n", v, "".join(inline) if inline else None, kind,
-                                      strings, date1904)
-                    if val is not None and val != "":
-                        out.cells[(row, col)] = val
-                        out.last_row = max(out.last_row, row)
-                else:
-                    out.beyond = True
-            el.clear()
-        elif tag == "row":
+        tag = _local(el.tag)
+        if tag == "row":
+            row = _row(el, row, bounds, styles, strings, date1904, out)
             el.clear()
             if sheet_data is not None:
                 sheet_data.clear()
+            if row > bounds.max_row:
+                break
         elif tag == "sheetData":
             break
     return out
+
+
+def _row(el: Any, prev: int, bounds: Bounds, styles: list[str], strings: list[str], date1904: bool,
+         out: SheetCells) -> int:
+    """Keep one <row>'s cells; returns its row number (past max_row: nothing kept, out.beyond set)."""
+    r = el.get("r")
+    row = int(r) if r and r.isdigit() else prev + 1
+    if row > bounds.max_row:
+        out.beyond = True
+        return row
+    last_ref, offset = "", 0  # a cell without r follows the previous one
+    for c in el:
+        ref = c.get("r")
+        if ref:
+            last_ref, offset = ref, 0
+        else:
+            offset += 1
+        if not len(c) or _local(c.tag) != "c":  # <c r=".." s=".."/>: formatting only
+            continue
+        v: str | None = None
+        inline: str | None = None
+        for ch in c:
+            tag = _local(ch.tag)
+            if tag == "v":
+                v = ch.text or ""
+            elif tag == "is":
+                inline = _text(ch)
+        if v is None and not inline:
+            continue
+        m = _REF_RE.match(last_ref)
+        col = (_col_number(m.group(1)) if m else 0) + offset
+        if col > bounds.max_col:
+            out.beyond = True
+            continue
+        s = c.get("s")
+        kind = styles[int(s)] if s and s.isdigit() and int(s) < len(styles) else "number"
+        val = _cell_value(c.get("t") or "n", v, inline, kind, strings, date1904)
+        if val is not None and val != "":
+            out.cells[(row, col)] = val
+            out.last_row = row
+    return row
