@@ -32,8 +32,9 @@ t = time.perf_counter()
 from toolkit import validate
 c = validate.check_file(Path(sys.argv[1]), "x")
 rows = {n: len(t.rows) for n, t in c.raw.tables.items()} if c.raw else {}
+truncated = {n: t.truncated for n, t in c.raw.tables.items()} if c.raw else {}
 value = c.raw.values.get(sys.argv[2]) if c.raw and len(sys.argv) > 2 else None
-print(json.dumps({"status": c.status, "codes": [p.code for p in c.problems], "rows": rows,
+print(json.dumps({"status": c.status, "codes": [p.code for p in c.problems], "rows": rows, "truncated": truncated,
                   "value": repr(value), "seconds": time.perf_counter() - t,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -126,6 +127,7 @@ def test_hostile_extent_is_read_in_bounded_memory(tmp_path, seed_bytes, case):
     out = run_check(p)
     assert out["status"] != "unreadable", out
     assert out["rows"]["perf_indicators"] <= 2000
+    assert out["truncated"]["perf_indicators"] == (case == "table_to_row_100000_plus_stray")
 
 
 def test_prefixed_sheet_reads_the_same_values(tmp_path, seed_bytes):

@@ -159,6 +159,7 @@ class RawTable:
     rows: tuple[tuple[int, dict[str, Any]], ...]  # (Excel row number, column key → raw value)
     missing_columns: tuple[str, ...] = ()  # column keys whose header was not found
     located_by: str = "table"  # "table" (a table part) or "header" (header row on the sheet)
+    truncated: bool = False  # values below MAX_TABLE_ROWS data rows exist and were not read
 
     def nonblank_rows(self) -> list[tuple[int, int, dict[str, Any]]]:
         """(index among data rows, 1-based; Excel row; values) of rows with anything in them."""
@@ -856,7 +857,12 @@ def _table_from_part(t: fields.Table, sheet: str, part: TablePart, sheet_of: She
     last_data = _extend(t, sheet, cells, cols, last_data, cap, value)
     rows = _rows(sheet, cols, first_data, last_data, value)
     return RawTable(t.name, sheet, header_row, {k: col_letter(c) for k, c in cols.items()}, rows,
-                    tuple(missing), "table")
+                    tuple(missing), "table", _truncated(sheet, cells, cols, cap, value))
+
+
+def _truncated(sheet: str, cells: RC.SheetCells, cols: dict[str, int], cap: int, value: ValueAt) -> bool:
+    """Anything in the table's columns just below its last readable row? (Rows are kept ~100 past it.)"""
+    return any(not _blank(value(sheet, r, c)) for r in range(cap + 1, cells.last_row + 1) for c in cols.values())
 
 
 def _match_columns(t: fields.Table, by_header: dict[str, int]) -> tuple[dict[str, int], list[str]]:
@@ -913,6 +919,7 @@ def _table_from_header(t: fields.Table, sheet_of: SheetOf, value: ValueAt) -> Ra
                 break
         end = _extend(t, t.sheet, cells, cols, end, cap, value)
         rows = _rows(t.sheet, cols, r + 1, end, value)
+        truncated = end == cap and _truncated(t.sheet, cells, cols, cap, value)
         return RawTable(t.name, t.sheet, r, {k: col_letter(c) for k, c in cols.items()}, rows,
-                        tuple(missing), "header")
+                        tuple(missing), "header", truncated)
     return None
