@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 from decimal import Decimal as D
@@ -350,3 +351,197 @@ def test_libreoffice_convert_to_xlsx(tmp_path, seed_book, seed_check):
 def test_values_read_are_exact(seed_check):
     sub = seed_check.submission
     assert sub.values["budget_added"] == D("9.92") and sub.values["income_fiscal"] == D("169.92")
+
+
+# --------------------------------------------------------------------------- number formats, errors, 1904
+from datetime import date  # noqa: E402
+
+from toolkit import read_cells as RC  # noqa: E402
+
+
+@pytest.mark.parametrize("code, kind", [
+    ("0%", "percent"), ("0.00%", "percent"), ("#,##0.0%", "percent"), ("[Red]0.0%;[Blue]-0.0%", "percent"),
+    ('0.0"%"', "number"),  # a quoted % is a literal sign: the number is shown as typed
+    ("0.0\\%", "number"), ("General", "number"), ("0.00", "number"), ("#,##0.00_);(#,##0.00)", "number"),
+    ("yyyy-mm-dd", "date"), ('yyyy"年"m"月"d"日"', "date"), ("[$-804]aaaa", "date"), ("h:mm", "date"),
+    ("[h]:mm:ss", "duration"), ("@", "number"),
+])
+def test_format_kind(code, kind):
+    assert RC.format_kind(code) == kind
+
+
+@pytest.mark.parametrize("num_fmt_id, kind", [(9, "percent"), (10, "percent"), (14, "date"), (31, "date"),
+                                              (57, "date"), (0, "number"), (2, "number"), (49, "number")])
+def test_builtin_format_kind(num_fmt_id, kind):
+    assert RC.builtin_kind(num_fmt_id) == kind
+
+
+@pytest.mark.parametrize("value, text", [(0.98, "98%"), (0.0525, "5.25%"), (1.0, "100%"), (0.1 + 0.2, "30.000000000000004%"),
+                                         (-0.5, "-50%"), (0.0, "0%"), (1e-7, "0.00001%"), (12.345, "1234.5%")])
+def test_percent_text_is_exact(value, text):
+    assert RC.percent_text(value) == text
+
+
+@pytest.mark.parametrize("fmt, value, read", [
+    ("0%", 0.98, "98%"), ("0.00%", 0.0525, "5.25%"), ("0.0%", 0.985, "98.5%"), ("[Red]0%", 0.5, "50%"),
+    ('0.0"%"', 98.5, 98.5), ("General", 0.98, 0.98), ("0.00", 0.98, 0.98),
+])
+def test_percent_formatted_table_cells_read_as_shown(tmp_path, seed_book, fmt, value, read):
+    """0.98 shown as 98% reaches normalize as "98%" (issue 10.5), via openpyxl's save of the template."""
+    from openpyxl import load_workbook
+
+    raw0 = read_workbook(seed_book)
+    t0 = raw0.tables["perf_indicators"]
+    r = t0.rows[0][0]
+    wb = load_workbook(seed_book)
+    ws = wb[t0.sheet]
+    for key in ("target", "actual"):
+        c = ws[f"{t0.columns[key]}{r}"]
+        c.value, c.number_format = value, fmt
+    out = tmp_path / "pct.xlsx"
+    wb.save(out)
+    t = read_workbook(out).tables["perf_indicators"]
+    assert t.rows[0][1]["target"] == read and t.rows[0][1]["actual"] == read
+
+
+def test_percent_formatted_named_cell_with_xlsxwriter_builtin_id(tmp_path, seed_book):
+    """A cell styled with built-in numFmtId 10 (0.00%), as XlsxWriter writes it, through the real template."""
+    raw0 = read_workbook(seed_book)
+    sheet, cell = intake.split_address(raw0.addresses["staff_actual"]) or ("", "")
+
+    def styles(b: bytes) -> bytes:
+        m = re.search(rb'<cellXfs count="(\d+)">', b)
+        assert m
+        n = int(m.group(1))
+        b = b.replace(m.group(0), b'<cellXfs count="%d">' % (n + 1))
+        return b.replace(b"</cellXfs>", b'<xf numFmtId="10" fontId="0" fillId="0" borderId="0" applyNumberFormat="1"/>'
+                         b"</cellXfs>"), n
+
+    new_styles, index = styles(B.read_part(seed_book, "xl/styles.xml"))
+
+    def sheet_edit(b: bytes) -> bytes:
+        new = f'<c r="{cell}" s="{index}"><v>0.0525</v></c>'.encode()
+        return re.sub(rb'<c r="%s"(?: [^>]*)?(?:/>|>.*?</c>)' % cell.encode(), new, b, count=1, flags=re.S)
+    p = B.rewrite(seed_book, {"xl/styles.xml": lambda b: new_styles, B.sheet_part(seed_book, sheet): sheet_edit},
+                  out=tmp_path / "pct10.xlsx")
+    assert read_workbook(p).values["staff_actual"] == "5.25%"
+
+
+@pytest.mark.parametrize("err", ["#DIV/0!", "#REF!", "#N/A", "#VALUE!"])
+def test_formula_errors_in_table_cells_after_empty_styled_cells(tmp_path, seed_book, err):
+    """Issue 10.12a: an error preceded by empty styled cells (t="e") reaches the validator as an error."""
+    raw0 = read_workbook(seed_book)
+    t0 = raw0.tables["perf_indicators"]
+    r = t0.rows[0][0]
+    part = B.sheet_part(seed_book, t0.sheet)
+    cols = [t0.columns[k] for k in ("target", "actual", "points")]
+
+    def edit(b: bytes) -> bytes:
+        for col in cols:
+            new = f'<c r="{col}{r}" s="1"/><c r="{col}{r}" t="e" s="2"><f>1/0</f><v>{err}</v></c>'.encode()
+            b, n = re.subn(rb'<c r="%s%d"(?: [^>]*)?(?:/>|>.*?</c>)' % (col.encode(), r), new, b, count=1, flags=re.S)
+            assert n == 1
+        return b
+    p = B.rewrite(seed_book, {part: edit}, out=tmp_path / "err.xlsx")
+    row = read_workbook(p).tables["perf_indicators"].rows[0][1]
+    assert [row[k] for k in ("target", "actual", "points")] == [FormulaError(err)] * 3
+    c = validate.check_file(p, "err.xlsx")
+    assert sum(p.code == "formula_error" for p in c.problems) >= 1
+
+
+@pytest.mark.parametrize("fmt, value", [("yyyy-mm-dd", date(2024, 4, 30)), ("General", 43950), ("0", 43950)])
+def test_1904_date_system(tmp_path, seed_book, fmt, value):
+    """Issue 10.12b: a 1904 workbook's dates, date-formatted or General (serial 43950 = 2024-04-30 in 1904)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    wb = load_workbook(seed_book)
+    wb.epoch = CALENDAR_MAC_1904
+    sheet, cell = intake.split_address(read_workbook(seed_book).addresses["report_date"]) or ("", "")
+    c = wb[sheet][cell]
+    c.value, c.number_format = value, fmt
+    out = tmp_path / "1904.xlsx"
+    wb.save(out)
+    assert b'date1904="1"' in B.read_part(out, "xl/workbook.xml")
+    check = validate.check_file(out, "1904.xlsx")
+    assert check.submission is not None and check.submission.values["report_date"] == date(2024, 4, 30)
+
+
+@pytest.mark.parametrize("escaped, text", [("a_x000A_b", "a\nb"), ("_x005F_x000A_", "_x000A_"), ("x_x0009_", "x\t"),
+                                           ("no escape", "no escape"), ("_x00e9_", "é"), ("_xZZZZ_", "_xZZZZ_")])
+def test_xstring_escapes_are_decoded(escaped, text):
+    assert RC.decode_xstring(escaped) == text
+
+
+def test_table_header_with_escaped_line_break(tmp_path, seed_book):
+    """Issue 10.12c: a header typed with Alt+Enter is saved as 三级_x000A_指标 in the table part."""
+    edit = {"xl/tables/table1.xml": lambda b: b.replace("三级指标".encode(), "三级_x000A_指标".encode())}
+    p = B.rewrite(seed_book, edit, out=tmp_path / "hdr.xlsx")
+    t = read_workbook(p).tables["perf_indicators"]
+    assert t.missing_columns == () and "name" in t.columns
+
+
+# --------------------------------------------------------------------------- special files in the inbox
+posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, /dev/zero and symlinks: POSIX only")
+
+
+def _timed_discover(root: Path) -> list[str]:
+    t = time.perf_counter()
+    found = [rel for _, rel in intake.discover([root])]
+    assert time.perf_counter() - t < 5
+    return found
+
+
+@posix_only
+@pytest.mark.parametrize("make, found", [
+    (lambda d, out: os.symlink("/dev/zero", d / "零.xlsx"), []),
+    (lambda d, out: os.mkfifo(d / "管道.xlsx"), []),
+    (lambda d, out: os.symlink(out / "外面.xlsx", d / "外链.xlsx"), []),  # leads out of INBOX
+    (lambda d, out: os.symlink(d / "a" / "真.xlsx", d / "内链.xlsx"), ["a/真.xlsx"]),  # inside: read once
+    (lambda d, out: os.symlink(d, d / "a" / "环"), ["a/真.xlsx"]),  # a folder link is not entered
+    (lambda d, out: os.symlink("nowhere.xlsx", d / "断链.xlsx"), []),
+])
+def test_discover_special_files(tmp_path, make, found):
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    (inbox / "a").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "外面.xlsx").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    if "真" in "".join(found):
+        (inbox / "a" / "真.xlsx").write_bytes(b"x")
+        os.utime(inbox / "a" / "真.xlsx", (time.time() - 60, time.time() - 60))
+    make(inbox, outside)
+    assert _timed_discover(inbox) == found
+
+
+def test_discover_deep_nesting_is_bounded(tmp_path, monkeypatch):
+    """No recursion (checked with a low recursion limit; a tree deeper than pytest's own cleanup
+    can remove would break every later pytest run on the machine), depth capped at MAX_DEPTH."""
+    d = tmp_path
+    for i in range(1, 301):
+        d = d / "d"
+        d.mkdir()
+        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 300):
+            (d / f"{i}.xlsx").write_bytes(b"x")
+            os.utime(d / f"{i}.xlsx", (time.time() - 60, time.time() - 60))
+    monkeypatch.setattr(intake, "MAX_DEPTH", 400)
+    with_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)
+    try:
+        deep = _timed_discover(tmp_path)
+    finally:
+        sys.setrecursionlimit(with_limit)
+    assert len(deep) == 4
+    monkeypatch.undo()
+    found = _timed_discover(tmp_path)
+    assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{intake.MAX_DEPTH}.xlsx"]
+
+
+@posix_only
+def test_reading_a_fifo_or_device_does_not_block(tmp_path):
+    fifo = tmp_path / "管道.xlsx"
+    os.mkfifo(fifo)
+    for p in (fifo, Path("/dev/zero")):
+        t = time.perf_counter()
+        with pytest.raises(IntakeError) as e:
+            read_workbook(p)
+        assert time.perf_counter() - t < 2 and "不是普通文件" in e.value.problem.message

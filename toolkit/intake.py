@@ -3,7 +3,8 @@
 ``read_workbook(path, rel)`` reads the file once (read-only, into memory), refuses anything that
 is not a safe .xlsx before any parser sees it (encrypted, legacy formats, zip and XML bombs), then
 locates every value through the workbook's own ``xl/workbook.xml`` (defined names, sheets) and
-table parts, and reads cell values with python-calamine. Inserted rows/columns and re-saves by
+table parts, and streams the cells it needs with its own namespace-aware parser (read_cells.py:
+bounded memory, no dense grid, formula errors, percent and 1904 dates). Inserted rows/columns and re-saves by
 Excel, WPS or LibreOffice do not matter. Nothing here knows about schemes: validate.py decides
 what is required and what is missing.
 
@@ -12,8 +13,10 @@ Decisions where the spec is silent:
   is named .xlsx/.xlsm, else a legacy format; a real .xlsx named .xls is read; .xlsb and .ods
   (even renamed) are legacy formats; .csv is legacy by its extension.
 - Limits (``Limits``): entries, declared sizes, ratio, total, XML prolog length, the size of the
-  parts parsed, and a sheet's value extent (calamine builds a dense grid up to the farthest value and
-  aborts the process on a value at XFD1048576: ``sheet_too_large``).
+  parts parsed. Only the cells around what the form reads are kept (``_bounds``): named cells and
+  tables plus MAX_TABLE_ROWS rows; stray values far away (XFD1048576) are not read at all. A table
+  over whole columns (A3:K1048576) ends at the sheet's last value; at most MAX_TABLE_ROWS rows.
+- Counts a part declares (sharedStrings ``uniqueCount``, ``dimension``) are never trusted.
 - Defined names match case-insensitively, workbook scope first, sheet scope as a fallback.
 - A table is found by its table part's name anywhere in the workbook, else by its header row on its
   sheet (re-saves that drop table parts). Rows typed directly below a table's range belong to it
@@ -28,20 +31,21 @@ import io
 import os
 import posixpath
 import re
+import stat
 import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
-import python_calamine as pc
 from defusedxml import DefusedXmlException
 
 from . import fields
+from . import read_cells as RC
 from .messages import problem
 from .model import Problem
 from .normalize import FormulaError, clean_text, display
@@ -60,11 +64,8 @@ class Limits:
     max_ratio: float = 200  # uncompressed / compressed, for parts larger than ratio_min_size
     ratio_min_size: int = 1 * MB
     max_prolog: int = 64 * 1024  # bytes before the root element of an XML part
-    # calamine holds a sheet as a dense grid from A1 to its farthest value: one stray value at
-    # XFD1048576 would need 17 billion cells (the process aborts). The template needs ~2,000.
-    max_sheet_cells: int = 2_000_000
     max_tree_part: int = 5 * MB  # workbook.xml, relationships, tables (parsed into a tree here)
-    max_cell_part: int = 20 * MB  # a sheet, sharedStrings.xml, styles.xml (parsed by calamine)
+    max_cell_part: int = 20 * MB  # a sheet, sharedStrings.xml, styles.xml (streamed)
 
 
 LIMITS = Limits()
@@ -158,6 +159,7 @@ class RawTable:
     rows: tuple[tuple[int, dict[str, Any]], ...]  # (Excel row number, column key → raw value)
     missing_columns: tuple[str, ...] = ()  # column keys whose header was not found
     located_by: str = "table"  # "table" (a table part) or "header" (header row on the sheet)
+    truncated: bool = False  # values below MAX_TABLE_ROWS data rows exist and were not read
 
     def nonblank_rows(self) -> list[tuple[int, int, dict[str, Any]]]:
         """(index among data rows, 1-based; Excel row; values) of rows with anything in them."""
@@ -185,20 +187,14 @@ class RawWorkbook:
     problems: tuple[Problem, ...] = ()
     sheet_names: tuple[str, ...] = ()
     broken: dict[str, str] = field(default_factory=dict)
-    grids: dict[str, list[list[Any]]] = field(default_factory=dict, repr=False)
+    sheet_cells: dict[str, RC.SheetCells] = field(default_factory=dict, repr=False)
     macro: bool = False
     _reverse: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
 
     def cell(self, sheet: str, row: int, col: int) -> Any:
         """The raw value at (row, col) of a sheet that was read (1-based); None when blank/unread."""
-        grid = self.grids.get(sheet)
-        if grid is None or row < 1 or col < 1 or row > len(grid):
-            return None
-        line = grid[row - 1]
-        if col > len(line):
-            return None
-        v = line[col - 1]
-        return None if v == "" else v
+        cells = self.sheet_cells.get(sheet)
+        return None if cells is None else cells.get(row, col)
 
     def logical_location(self, addr: str) -> str | None:
         """"sheet!C7" → the field key there, or "<table>:<row index>:<column key>"; None if neither."""
@@ -227,22 +223,74 @@ def _skipped_name(name: str) -> bool:
     return name.startswith((".", "~$")) or name.endswith(".part")
 
 
+# Folders nested deeper than this under a given folder are not searched (a real inbox has 2–3 levels).
+MAX_DEPTH = 32
+
+
+def _regular(p: Path) -> os.stat_result | None:
+    """The stat of a regular file (symlinks followed), else None: FIFOs, devices, sockets, folders."""
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _inside(p: Path, root_real: str) -> bool:
+    real = os.path.realpath(p)
+    return os.path.normcase(real).startswith(os.path.normcase(root_real.rstrip(os.sep) + os.sep))
+
+
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    """Candidate files under ``root`` without recursion: depth bounded, symlinked folders not entered,
+    symlinked files kept only when they resolve inside ``root``."""
+    root_real = os.path.realpath(root)
+    out: list[tuple[Path, str]] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            p = Path(e.path)
+            try:
+                is_link = e.is_symlink()
+                is_dir = not is_link and e.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if depth + 1 <= MAX_DEPTH:
+                    stack.append((p, depth + 1))
+                continue
+            if _skipped_name(e.name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
+                continue
+            if is_link and not _inside(p, root_real):
+                continue
+            out.append((p, p.relative_to(root).as_posix()))
+    return out
+
+
 def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
     """Workbook candidates under ``paths`` (files or folders, recursively) → [(path, rel)].
 
     ``rel`` is the path relative to the folder given (with / separators), or the file's name for
     a file given directly. Sorted and stable. Skipped silently: Excel lock files ``~$*``, hidden
-    files and folders, and files still being written (size or time changing). Legacy formats
-    (.xls, .et, .ods, .csv) are included so that they get the "save as .xlsx" answer.
+    files and folders, files still being written (size or time changing), anything that is not a
+    regular file (FIFOs, devices, sockets), symlinks leading out of the folder given, and folders
+    nested deeper than MAX_DEPTH. Legacy formats (.xls, .et, .ods, .csv) are included so that they
+    get the "save as .xlsx" answer.
     """
     found: list[tuple[Path, str, os.stat_result]] = []
     seen: set[str] = set()
     rels: set[str] = set()
 
     def add(p: Path, rel: str) -> None:
-        try:
-            st = p.stat()
-        except OSError:
+        st = _regular(p)
+        if st is None:
             return
         key = os.path.normcase(os.path.realpath(p))
         if key in seen:
@@ -256,17 +304,9 @@ def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
     for given in paths:
         root = Path(given)
         if root.is_dir():
-            under: list[tuple[Path, str]] = []
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                for name in filenames:
-                    p = Path(dirpath) / name
-                    if _skipped_name(name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
-                        continue
-                    under.append((p, p.relative_to(root).as_posix()))
-            for p, rel in sorted(under, key=lambda x: x[1].split("/")):
+            for p, rel in sorted(_walk(root), key=lambda x: x[1].split("/")):
                 add(p, rel)
-        elif root.is_file() and not root.name.startswith("~$"):
+        elif not root.name.startswith("~$"):
             add(root, root.name)
     return [(p, rel) for p, rel, _ in _settled(found)]
 
@@ -348,7 +388,7 @@ def _check_zip(infos: list[zipfile.ZipInfo]) -> None:
         raise _fail("zip_bomb", detail=f"解压后共 {total // MB} MB")
 
 
-# Parts no parser of ours (nor calamine) ever reads: their prologs need no check.
+# Parts no parser of ours ever reads: their prologs need no check.
 _UNPARSED_PREFIXES = ("docprops/", "xl/theme/", "xl/drawings/", "xl/printersettings/", "xl/media/",
                       "xl/comments", "customxml/")
 
@@ -477,27 +517,10 @@ def _workbook_part(zf: zipfile.ZipFile) -> str:
     return "xl/workbook.xml"
 
 
-def _read_structure(zf: zipfile.ZipFile) -> tuple[list[_Sheet], list[tuple[str, str | None, str]]]:
-    """Sheets (name, state, part) and defined names (name, local sheet index, reference)."""
-    wb_part = _workbook_part(zf)
-    root = _parse_part(zf, wb_part)
-    if root is None or _local(root.tag) != "workbook":
-        raise _fail("not_xlsx", detail="压缩包中没有 Excel 工作簿内容（可能是 Word 文档或其他文件改了扩展名）")
-    targets = {rid: path for rid, typ, path in _rels(zf, wb_part) if typ.endswith(_REL_WORKSHEET)}
-    sheets: list[_Sheet] = []
-    names: list[tuple[str, str | None, str]] = []
-    for el in root.iter():
-        tag = _local(el.tag)
-        if tag == "sheet":
-            rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
-            sheets.append(_Sheet(el.get("name") or "", el.get("state") or "visible", targets.get(rid)))
-        elif tag == "definedName":
-            names.append((el.get("name") or "", el.get("localSheetId"), (el.text or "").strip()))
-    return sheets, names
-
-
 @dataclass(frozen=True)
-class _TablePart:
+class TablePart:
+    """A table part as written in the file: display name, ref ("A3:F20"), column names."""
+
     name: str
     ref: str
     header_rows: int
@@ -505,193 +528,258 @@ class _TablePart:
     columns: tuple[str, ...]
 
 
-def _table_parts(zf: zipfile.ZipFile, sheet_part: str) -> list[_TablePart]:
-    out: list[_TablePart] = []
+@dataclass(frozen=True)
+class Structure:
+    """A workbook's structure from its own XML: sheets (name, state, part), defined names, tables."""
+
+    sheets: tuple[_Sheet, ...]
+    names: tuple[tuple[str, str | None, str], ...]  # (name, local sheet index or None, reference)
+    tables: dict[str, tuple[TablePart, ...]]  # sheet name → its table parts
+    date1904: bool = False
+    styles_part: str | None = None
+    strings_part: str | None = None
+
+
+_REL_STYLES = "/styles"
+_REL_STRINGS = "/sharedStrings"
+
+
+def read_structure(source: Path | str | bytes) -> Structure:
+    """The structure of a workbook file (or its bytes), after the same safety checks as reading."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    suffix = ".xlsx" if isinstance(source, bytes) else Path(source).suffix
+    zf = sniff(data, suffix)
+    _check_prologs(zf)
+    return _structure(zf)
+
+
+def read_sheets(source: Path | str | bytes, max_row: int = 1000, max_col: int = 64) -> dict[str, RC.SheetCells]:
+    """Every sheet's non-blank cells in A1…(max_col, max_row), read as the form's cells are read."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    zf = sniff(data, ".xlsx" if isinstance(source, bytes) else Path(source).suffix)
+    _check_prologs(zf)
+    st = _structure(zf)
+    bounds = RC.Bounds(max_row, max_col)
+    reader = _Reader(zf, st, {s.name: bounds for s in st.sheets})
+    return {s.name: reader.sheet(s.name) or RC.SheetCells({}) for s in st.sheets}
+
+
+def _structure(zf: zipfile.ZipFile) -> Structure:
+    wb_part = _workbook_part(zf)
+    root = _parse_part(zf, wb_part)
+    if root is None or _local(root.tag) != "workbook":
+        raise _fail("not_xlsx", detail="压缩包中没有 Excel 工作簿内容（可能是 Word 文档或其他文件改了扩展名）")
+    rels = _rels(zf, wb_part)
+    targets = {rid: path for rid, typ, path in rels if typ.endswith(_REL_WORKSHEET)}
+    styles = next((path for _, typ, path in rels if typ.endswith(_REL_STYLES)), None)
+    strings = next((path for _, typ, path in rels if typ.endswith(_REL_STRINGS)), None)
+    sheets: list[_Sheet] = []
+    names: list[tuple[str, str | None, str]] = []
+    date1904 = False
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "sheet":
+            rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+            sheets.append(_Sheet(el.get("name") or "", el.get("state") or "visible", targets.get(rid)))
+        elif tag == "definedName":
+            names.append((el.get("name") or "", el.get("localSheetId"), (el.text or "").strip()))
+        elif tag == "workbookPr" and el.get("date1904") is not None:  # not x15:workbookPr
+            date1904 = (el.get("date1904") or "").strip().lower() in ("1", "true")
+    tables = {s.name: tuple(_table_parts(zf, s.part)) for s in sheets if s.part}
+    return Structure(tuple(sheets), tuple(names), tables, date1904,
+                     styles or ("xl/styles.xml" if "xl/styles.xml" in zf.NameToInfo else None),
+                     strings or ("xl/sharedStrings.xml" if "xl/sharedStrings.xml" in zf.NameToInfo else None))
+
+
+def _table_parts(zf: zipfile.ZipFile, sheet_part: str) -> list[TablePart]:
+    out: list[TablePart] = []
     for _, typ, path in _rels(zf, sheet_part):
         if not typ.endswith(_REL_TABLE):
             continue
         root = _parse_part(zf, path)
         if root is None:
             continue
-        cols = tuple(el.get("name") or "" for el in root.iter() if _local(el.tag) == "tableColumn")
-        out.append(_TablePart(
+        cols = tuple(RC.decode_xstring(el.get("name") or "") for el in root.iter() if _local(el.tag) == "tableColumn")
+        out.append(TablePart(
             name=root.get("displayName") or root.get("name") or "", ref=root.get("ref") or "",
-            header_rows=int(root.get("headerRowCount", "1") or 1),
-            totals_rows=int(root.get("totalsRowCount", "0") or 0), columns=cols))
+            header_rows=_int_attr(root.get("headerRowCount"), 1),
+            totals_rows=_int_attr(root.get("totalsRowCount"), 0), columns=cols))
     return out
 
 
-# --------------------------------------------------------------------------- reading
-_ERROR_CELL_RE = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.S)
-_ATTR_R_RE = re.compile(rb'\br="([A-Za-z]+\d+)"')
-_ATTR_T_ERR_RE = re.compile(rb'\bt="e"')
-_V_RE = re.compile(rb"<v>([^<]*)</v>")
+def _int_attr(v: str | None, default: int) -> int:
+    try:
+        return int(v) if v is not None and v.strip() else default
+    except ValueError:
+        return default
 
+
+def _part_corners(p: TablePart) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    first, last = (p.ref.split(":") + [p.ref])[:2]
+    return split_cell(first), split_cell(last)
+
+
+# --------------------------------------------------------------------------- reading
 Migration = Callable[["RawWorkbook"], "RawWorkbook"]
 # template_version → function bringing a RawWorkbook of that version up to TEMPLATE_VERSION.
 MIGRATIONS: dict[int, Migration] = {}
 
-
-_TAG_RE = re.compile(rb"<(row|c)\b([^>]*?)(/?)>")
-_ATTR_REF_RE = re.compile(rb'\br="([A-Za-z]{0,3})(\d+)"')
-
-
-_CELL_REF_RE = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"[^>]*?(/?)>')
-
-
-def _extent(xml: bytes) -> tuple[int, int]:
-    """(last row, last column) holding a value, positions tracked as calamine does (r optional)."""
-    cells = _CELL_REF_RE.findall(xml)
-    if len(cells) == xml.count(b"<c ") + xml.count(b"<c>"):  # every cell has r first (Excel, LO, WPS)
-        rows = [int(r) for _, r, empty in cells if not empty]
-        letters = [c for c, _, empty in cells if not empty]
-        if not rows:
-            return 0, 0
-        widest = max(letters, key=lambda x: (len(x), x))
-        return max(rows), col_number(widest.decode())
-    max_r = max_c = row = col = 0
-    for m in _TAG_RE.finditer(xml):
-        ref = _ATTR_REF_RE.search(m.group(2))
-        if m.group(1) == b"row":
-            row = int(ref.group(2)) if ref else row + 1
-            col = 0
-            continue
-        if ref and ref.group(1):
-            col, row = col_number(ref.group(1).decode()), int(ref.group(2))
-        else:
-            col += 1
-        if not m.group(3):  # <c …>…</c> has content; <c …/> is formatting only
-            max_r, max_c = max(max_r, row), max(max_c, col)
-    return max_r, max_c
-
-
-def _error_cells(xml: bytes) -> dict[tuple[int, int], str]:
-    """Cells whose cached value is an Excel error (calamine reads them as empty strings)."""
-    out: dict[tuple[int, int], str] = {}
-    if b't="e"' not in xml:
-        return out
-    for m in _ERROR_CELL_RE.finditer(xml):
-        attrs = m.group(1)
-        if not _ATTR_T_ERR_RE.search(attrs):
-            continue
-        r = _ATTR_R_RE.search(attrs)
-        v = _V_RE.search(m.group(2))
-        rc = split_cell(r.group(1).decode()) if r else None
-        if rc:
-            out[rc] = v.group(1).decode("utf-8", "replace") if v else "#N/A"
-    return out
+# A table never has more data rows than this (template._MAX_TABLE_ROWS); rows past it are not read.
+MAX_TABLE_ROWS = 2000
+# Rows and columns kept around what the form reads (rows typed below, pasted text spilling down).
+_ROW_MARGIN = MAX_TABLE_ROWS + 100
+_MIN_COLS, _MAX_COLS = 32, 1024
+_META_BOUNDS = RC.Bounds(max_row=200, max_col=2)
+# Serial-day difference between the 1900 and 1904 date systems.
+_DAYS_1904 = 1462
+_DATE_KEYS = frozenset(f.key for f in fields.STATIC_FIELDS if f.kind == "date")
 
 
 def read_workbook(path: Path, rel: str | None = None) -> RawWorkbook:
     """Read one workbook safely. Raises IntakeError when the file cannot be used at all."""
     rel = rel or path.name
     try:
-        size = path.stat().st_size
-        if size > LIMITS.max_file_size:
-            raise _fail("zip_bomb", detail=f"文件大小 {size // MB} MB，远超填报表的正常大小")
-        with open(path, "rb") as fh:  # read-only, closed at once: never locked, never modified
-            data = fh.read()
+        # read-only, closed at once: never locked, never modified; O_NONBLOCK: a FIFO cannot block
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise _fail("unreadable", detail="不是普通文件（可能是设备、管道或快捷方式）")
+            if st.st_size > LIMITS.max_file_size:
+                raise _fail("zip_bomb", detail=f"文件大小 {st.st_size // MB} MB，远超填报表的正常大小")
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # grew while being read
+                raise _fail("unreadable", detail="文件正在被写入，请稍后重试")
     except OSError as e:
         raise _fail("unreadable", detail=f"无法打开文件（{e.strerror or e}）") from None
     return read_bytes(data, rel, suffix=path.suffix)
 
 
+class _Reader:
+    """Reads the kept cells of each sheet on first use (streamed, bounded, see read_cells)."""
+
+    def __init__(self, zf: zipfile.ZipFile, st: Structure, bounds: dict[str, RC.Bounds]):
+        self.zf, self.st, self.bounds = zf, st, bounds
+        self.by_name = {s.name: s for s in st.sheets}
+        self.sheets: dict[str, RC.SheetCells] = {}
+        self._styles: list[str] | None = None
+        self._strings: list[str] | None = None
+
+    def _stream(self, part: str | None, limit: int) -> IO[bytes] | None:
+        if not part or part not in self.zf.NameToInfo:
+            return None
+        _check_size(self.zf, part, limit)
+        try:
+            return self.zf.open(part)
+        except _ZIP_ERRORS:
+            raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+
+    def _parse(self, part: str | None, fn: Callable[[IO[bytes] | None], Any]) -> Any:
+        fh = self._stream(part, LIMITS.max_cell_part)
+        try:
+            return fn(fh)
+        except RC.SheetXmlError as e:
+            if str(e) == "dtd":
+                raise _fail("xml_bomb") from None
+            raise _fail("unreadable", detail=f"{part} 的内容已损坏") from None
+        except _ZIP_ERRORS:
+            raise _fail("not_xlsx", detail="文件不完整或已损坏") from None
+        finally:
+            if fh is not None:
+                fh.close()
+
+    def sheet(self, name: str) -> RC.SheetCells | None:
+        if name in self.sheets:
+            return self.sheets[name]
+        s = self.by_name.get(name)
+        if s is None:
+            return None
+        if self._styles is None:
+            self._styles = self._parse(self.st.styles_part, RC.style_kinds)
+            self._strings = self._parse(self.st.strings_part, RC.shared_strings)
+        bounds = self.bounds.get(name) or RC.Bounds(_ROW_MARGIN, _MIN_COLS)
+        styles, strings = self._styles or [], self._strings or []
+        cells = self._parse(s.part, lambda fh: RC.read_sheet(fh, bounds, styles, strings, self.st.date1904)
+                            if fh is not None else RC.SheetCells({}))
+        self.sheets[name] = cells
+        return cells
+
+    def value(self, sheet: str, row: int, col: int) -> Any:
+        cells = self.sheet(sheet)
+        return None if cells is None else cells.get(row, col)
+
+
+def _bounds(st: Structure, defined: list[tuple[str, int, int]]) -> dict[str, RC.Bounds]:
+    """Per sheet, the rows and columns the form can read: its named cells and tables, plus margins."""
+    rows: dict[str, int] = {}
+    cols: dict[str, int] = {}
+    for sheet, r, c in defined:
+        rows[sheet] = max(rows.get(sheet, 0), r)
+        cols[sheet] = max(cols.get(sheet, 0), c)
+    for sheet, parts in st.tables.items():
+        for p in parts:
+            a, _ = _part_corners(p)
+            if a is None:
+                continue
+            rows[sheet] = max(rows.get(sheet, 0), a[0])
+            cols[sheet] = max(cols.get(sheet, 0), a[1] + len(p.columns))
+    out = {s.name: RC.Bounds(rows.get(s.name, 0) + _ROW_MARGIN,
+                             min(_MAX_COLS, max(_MIN_COLS, cols.get(s.name, 0) + 2))) for s in st.sheets}
+    for s in st.sheets:
+        if s.name.lower() == fields.SHEET_META.lower():
+            out[s.name] = _META_BOUNDS
+    return out
+
+
 def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx") -> RawWorkbook:
     zf = sniff(data, suffix)
     _check_prologs(zf)
-    sheets, defined = _read_structure(zf)
+    st = _structure(zf)
+    sheets, defined = st.sheets, st.names
     by_name = {s.name: s for s in sheets}
     problems: list[Problem] = []
     macro = suffix.lower() == ".xlsm" or "xl/vbaProject.bin" in zf.NameToInfo
     if macro:
         problems.append(problem("macro_workbook"))
 
-    for info in zf.infolist():  # parts calamine reads when it opens the workbook
-        if info.filename.lower().endswith(("sharedstrings.xml", "styles.xml")):
-            _check_size(zf, info.filename, LIMITS.max_cell_part)
-    try:
-        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except pc.PasswordError:
-        raise _fail("encrypted") from None
-    except (pc.CalamineError, ValueError, OSError) as e:
-        raise _fail("unreadable", detail=f"文件结构已损坏（{str(e)[:80]}）") from None
-
-    grids: dict[str, list[list[Any]]] = {}
-    errors: dict[str, dict[tuple[int, int], str]] = {}
-
-    def grid(sheet: str) -> list[list[Any]] | None:
-        if sheet in grids:
-            return grids[sheet]
-        s = by_name.get(sheet)
-        if s is None:
-            return None
-        if s.part:
-            _check_size(zf, s.part, LIMITS.max_cell_part)
-        xml = (_read_part(zf, s.part) if s.part else None) or b""
-        rows, cols = _extent(xml)
-        if rows * cols > LIMITS.max_sheet_cells:
-            raise _fail("sheet_too_large", sheet=sheet, far=f"{col_letter(cols)}{rows}")
-        try:
-            g = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except pc.CalamineError as e:
-            raise _fail("unreadable", detail=f"工作表“{sheet}”已损坏（{str(e)[:80]}）") from None
-        grids[sheet] = g
-        errors[sheet] = _error_cells(xml)
-        return g
-
-    def value(sheet: str, row: int, col: int) -> Any:
-        g = grid(sheet)
-        err = errors.get(sheet, {}).get((row, col))
-        if err is not None:
-            return FormulaError(err)
-        if g is None or row > len(g) or col > len(g[row - 1]):
-            return None
-        v = g[row - 1][col - 1]
-        return None if v == "" else v
-
-    meta = _read_meta(by_name, grid)
-
     # defined names: workbook scope first, sheet scope as a fallback
-    values: dict[str, Any] = {}
-    addresses: dict[str, str] = {}
+    targets: dict[str, tuple[str, int, int]] = {}
     broken: dict[str, str] = {}
-    ordered = sorted(defined, key=lambda d: d[1] is not None)
-    for name, _scope, ref in ordered:
+    for name, _scope, ref in sorted(defined, key=lambda d: d[1] is not None):
         key = name.lower()
-        if not key or key.startswith("_xlnm.") or key in values or key in broken:
+        if not key or key.startswith("_xlnm.") or key in targets or key in broken:
             continue
         target = _resolve(ref, by_name)
         if target is None:
             broken[key] = ref
-            continue
-        sheet, row, col = target
-        values[key] = value(sheet, row, col)
+        else:
+            targets[key] = target
+    reader = _Reader(zf, st, _bounds(st, list(targets.values())))
+    value = reader.value
+
+    meta = _read_meta(by_name, reader.sheet)
+    values: dict[str, Any] = {}
+    addresses: dict[str, str] = {}
+    for key, (sheet, row, col) in targets.items():
+        v = value(sheet, row, col)
+        if st.date1904 and key in _DATE_KEYS and isinstance(v, float) and not isinstance(v, bool):
+            v += _DAYS_1904  # a General-formatted serial: normalize counts from 1900
+        values[key] = v
         addresses[key] = address(sheet, row, col)
 
     tables: dict[str, RawTable] = {}
-    parts_by_sheet: dict[str, list[_TablePart]] = {}
-    for t in fields.TABLES:
-        if t.sheet not in parts_by_sheet:
-            s = by_name.get(t.sheet)
-            parts_by_sheet[t.sheet] = _table_parts(zf, s.part) if s and s.part else []
-    all_parts = {p.name.lower(): (sheet, p) for sheet, ps in parts_by_sheet.items() for p in ps}
-    missing_parts = [t for t in fields.TABLES if t.name.lower() not in all_parts]
-    if missing_parts:  # a table moved to another sheet, or parts dropped: look everywhere
-        for s in sheets:
-            if s.part and s.name not in parts_by_sheet:
-                for p in _table_parts(zf, s.part):
-                    all_parts.setdefault(p.name.lower(), (s.name, p))
+    all_parts = {p.name.lower(): (sheet, p) for sheet, ps in st.tables.items() for p in ps}
     for t in fields.TABLES:
         found = all_parts.get(t.name.lower())
         if found:
-            tables[t.name] = _table_from_part(t, found[0], found[1], grid, value)
+            tables[t.name] = _table_from_part(t, found[0], found[1], reader.sheet, value)
         else:
-            rt = _table_from_header(t, grid, value)
+            rt = _table_from_header(t, reader.sheet, value)
             if rt:
                 tables[t.name] = rt
     raw = RawWorkbook(file=rel, values=values, addresses=addresses, tables=tables, meta=meta,
                       problems=tuple(problems), sheet_names=tuple(s.name for s in sheets), broken=broken,
-                      grids=grids, macro=macro)
+                      sheet_cells=reader.sheets, macro=macro)
     version: int = meta["template_version"]
     if version != fields.TEMPLATE_VERSION:
         raw = MIGRATIONS[version](raw)  # _read_meta only lets known versions through
@@ -712,17 +800,18 @@ def _resolve(ref: str, sheets: dict[str, _Sheet]) -> tuple[str, int, int] | None
     return sheet, rc[0], rc[1]
 
 
-def _read_meta(sheets: dict[str, _Sheet], grid: Callable[[str], list[list[Any]] | None]) -> dict[str, Any]:
+def _read_meta(sheets: dict[str, _Sheet], sheet: Callable[[str], RC.SheetCells | None]) -> dict[str, Any]:
     """_meta (very hidden, hidden or visible): key/value rows in A/B. Refuses other workbooks."""
     name = next((n for n in sheets if n.lower() == fields.SHEET_META.lower()), None)
-    g = grid(name) if name else None
-    if g is None:
+    cells = sheet(name) if name else None
+    if cells is None:
         raise _fail("not_template", detail="文件中没有模板标识（_meta 工作表）")
     meta: dict[str, Any] = {}
-    for line in g:
-        if len(line) >= 2 and isinstance(line[0], str) and line[0].strip():
-            v = line[1]
-            meta[line[0].strip()] = None if v == "" else (display(v) if isinstance(v, float) else v)
+    for _, line in cells.rows():
+        k = line.get(1)
+        if isinstance(k, str) and k.strip():
+            v = line.get(2)
+            meta[k.strip()] = display(v) if isinstance(v, float) else v
     tid = str(meta.get("template_id") or "").strip()
     if tid != fields.TEMPLATE_ID:
         raise _fail("not_template", detail=f"模板标识为“{tid or '空'}”")
@@ -746,24 +835,34 @@ def _header_key(text: Any) -> str:
     return "".join(str(text).split()) if text is not None else ""
 
 
-def _table_from_part(t: fields.Table, sheet: str, part: _TablePart,
-                     grid: Callable[[str], list[list[Any]] | None], value: Callable[[str, int, int], Any]) -> RawTable:
-    first, last = (part.ref.split(":") + [part.ref])[:2]
-    a, b = split_cell(first), split_cell(last)
+SheetOf = Callable[[str], "RC.SheetCells | None"]
+ValueAt = Callable[[str, int, int], Any]
+
+
+def _table_from_part(t: fields.Table, sheet: str, part: TablePart, sheet_of: SheetOf, value: ValueAt) -> RawTable:
+    a, b = _part_corners(part)
     if a is None or b is None:
         raise _fail("unreadable", detail=f"表格“{t.title}”的范围“{part.ref}”无效")
     header_row = a[0]
     by_header = {_header_key(h): a[1] + i for i, h in enumerate(part.columns)}
-    g = grid(sheet) or []
+    cells = sheet_of(sheet) or RC.SheetCells({})
     if not part.columns and part.header_rows:  # no column list: read the header cells
-        by_header = {_header_key(value(sheet, header_row, c)): c for c in range(a[1], b[1] + 1)}
+        last_col = min(b[1], a[1] + _MAX_COLS)
+        by_header = {_header_key(value(sheet, header_row, c)): c for c in range(a[1], last_col + 1)}
     cols, missing = _match_columns(t, by_header)
     first_data = header_row + (1 if part.header_rows else 0)
-    last_data = b[0] - part.totals_rows
-    last_data = _extend(t, sheet, g, cols, last_data, value)
+    cap = first_data + MAX_TABLE_ROWS - 1
+    # a range over whole columns (A1:F1048576) ends at the last row holding anything (or the template's rows)
+    last_data = min(b[0] - part.totals_rows, max(cells.last_row, header_row + t.rows), cap)
+    last_data = _extend(t, sheet, cells, cols, last_data, cap, value)
     rows = _rows(sheet, cols, first_data, last_data, value)
     return RawTable(t.name, sheet, header_row, {k: col_letter(c) for k, c in cols.items()}, rows,
-                    tuple(missing), "table")
+                    tuple(missing), "table", _truncated(sheet, cells, cols, cap, value))
+
+
+def _truncated(sheet: str, cells: RC.SheetCells, cols: dict[str, int], cap: int, value: ValueAt) -> bool:
+    """Anything in the table's columns just below its last readable row? (Rows are kept ~100 past it.)"""
+    return any(not _blank(value(sheet, r, c)) for r in range(cap + 1, cells.last_row + 1) for c in cols.values())
 
 
 def _match_columns(t: fields.Table, by_header: dict[str, int]) -> tuple[dict[str, int], list[str]]:
@@ -778,12 +877,12 @@ def _match_columns(t: fields.Table, by_header: dict[str, int]) -> tuple[dict[str
     return cols, missing
 
 
-def _extend(t: fields.Table, sheet: str, g: list[list[Any]], cols: dict[str, int], last: int,
-            value: Callable[[str, int, int], Any]) -> int:
+def _extend(t: fields.Table, sheet: str, cells: RC.SheetCells, cols: dict[str, int], last: int, cap: int,
+            value: ValueAt) -> int:
     """Rows typed directly below a table (LibreOffice does not grow tables) belong to it."""
     other_headers = {_header_key(o.columns[0].header) for o in fields.TABLES if o is not t}
     r = last + 1
-    while r <= len(g):
+    while r <= min(cells.last_row, cap):
         vals = [value(sheet, r, c) for c in cols.values()]
         if all(_blank(v) for v in vals) or any(_header_key(v) in other_headers for v in vals):
             break
@@ -793,34 +892,34 @@ def _extend(t: fields.Table, sheet: str, g: list[list[Any]], cols: dict[str, int
 
 
 def _rows(sheet: str, cols: dict[str, int], first: int, last: int,
-          value: Callable[[str, int, int], Any]) -> tuple[tuple[int, dict[str, Any]], ...]:
+          value: ValueAt) -> tuple[tuple[int, dict[str, Any]], ...]:
     return tuple((r, {k: value(sheet, r, c) for k, c in cols.items()}) for r in range(first, last + 1))
 
 
-def _table_from_header(t: fields.Table, grid: Callable[[str], list[list[Any]] | None],
-                       value: Callable[[str, int, int], Any]) -> RawTable | None:
+def _table_from_header(t: fields.Table, sheet_of: SheetOf, value: ValueAt) -> RawTable | None:
     """No table part (dropped by a re-save): find the table's header row on its sheet."""
-    g = grid(t.sheet)
-    if not g:
+    cells = sheet_of(t.sheet)
+    if not cells or not cells.cells:
         return None
     wanted = {_header_key(c.header) for c in t.columns}
     first_header = _header_key(t.columns[0].header)
-    for r, line in enumerate(g, start=1):
-        keys = {_header_key(v): c for c, v in enumerate(line, start=1) if isinstance(v, str) and v.strip()}
+    other = {_header_key(o.columns[0].header) for o in fields.TABLES if o is not t}
+    for r, line in cells.rows():
+        keys = {_header_key(v): c for c, v in sorted(line.items()) if isinstance(v, str) and v.strip()}
         if first_header not in keys or not wanted & set(keys):
             continue
         cols, missing = _match_columns(t, keys)
         if len(missing) > len(t.columns) // 2:
             continue
-        last = max(r + t.rows, r)
-        other = {_header_key(o.columns[0].header) for o in fields.TABLES if o is not t}
-        end = min(last, len(g))
+        cap = r + MAX_TABLE_ROWS
+        end = min(r + t.rows, max(cells.last_row, r), cap)
         for rr in range(r + 1, end + 1):  # stop at the next table's header
             if any(_header_key(value(t.sheet, rr, c)) in other for c in cols.values()):
                 end = rr - 1
                 break
-        end = _extend(t, t.sheet, g, cols, end, value)
+        end = _extend(t, t.sheet, cells, cols, end, cap, value)
         rows = _rows(t.sheet, cols, r + 1, end, value)
+        truncated = end == cap and _truncated(t.sheet, cells, cols, cap, value)
         return RawTable(t.name, t.sheet, r, {k: col_letter(c) for k, c in cols.items()}, rows,
-                        tuple(missing), "header")
+                        tuple(missing), "header", truncated)
     return None
