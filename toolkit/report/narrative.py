@@ -18,7 +18,7 @@ from typing import Any
 from ..fields import STATIC_FIELDS
 from ..model import NodeScore, RowScore, Scorecard, Submission
 from ..schemes import Node, Scheme
-from . import layout
+from . import layout, paste
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def clean_line(s: str) -> str:
 
 def clean_lines(text: Any, numbered: bool = False) -> list[str]:
     """Clerk text → its non-empty, cleaned lines; ``numbered`` strips the numbering the clerk typed
-    (the outline numbers that list itself)."""
+    (the outline numbers that list itself). Line by line: see ``clean_paragraphs`` for pasted text."""
     if text is None:
         return []
     out = []
@@ -148,18 +148,36 @@ def clean_lines(text: Any, numbered: bool = False) -> list[str]:
     return out
 
 
+def clean_paragraphs(text: Any, numbered: bool = False) -> list[str]:
+    """Clerk text → its cleaned paragraphs: soft-wrapped lines of a paste joined, real breaks kept
+    (``paste.paragraphs``); ``numbered`` strips the numbering the clerk typed."""
+    out = []
+    for para in paste.paragraphs(text):
+        p = clean_line(para)
+        if numbered:
+            p = _NUMBERING.sub("", p, count=1).strip()
+        if p:
+            out.append(p)
+    return out
+
+
 def clean_text(text: Any) -> str:
-    """Clerk text used inside a generated sentence: one line."""
-    return "".join(clean_lines(text))
+    """Clerk text used inside a generated sentence or a table cell: one line, its paragraphs
+    joined (a paragraph that ends without punctuation gets 。 before the next one)."""
+    paras = [p for p in (clean_line(x) for x in paste.raw_paragraphs(text)) if p]
+    return "".join([terminate(p) for p in paras[:-1]] + [p.rstrip("，、；,;") for p in paras[-1:]])
 
 
 def terminate(s: str) -> str:
-    """End a paragraph with 。 unless it already ends with sentence punctuation."""
+    """End a paragraph with 。 unless it already ends with sentence punctuation; a trailing
+    ，、； becomes 。 (never “，。”)."""
     if not s:
         return s
     last = s[-1]
-    if last in _TERMINAL or (last in "”’」』）)" and len(s) > 1 and s[-2] in _TERMINAL):
-        return s
+    if last in _TERMINAL or (last in "”’」』）)》" and len(s) > 1 and s[-2] in _TERMINAL):
+        return paste.end_paragraph(s, before_item=True)
+    if last in "，、,":
+        return s[:-1] + "。"
     return s + "。"
 
 
@@ -397,7 +415,7 @@ class _Composer:
     def overview(self) -> None:
         self.add("h1", self.h.get("overview", ""))
         self.add("h2", self.h.get("basic", ""))
-        functions = clean_lines(self.sub.get("functions"))
+        functions = clean_paragraphs(self.sub.get("functions"))
         has_count = self.sub.get("internal_unit_count") not in (None, "")
         has_units = bool(self.ctx.get("internal_units"))
         variant = {(True, True): "basic_info", (False, False): "basic_info_no_units",
@@ -475,12 +493,12 @@ class _Composer:
     def performance(self) -> None:
         self.add("h1", self.h.get("performance", ""))
         self.add("h2", self.h.get("duty_analysis", ""))
-        for line in clean_lines(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
+        for line in clean_paragraphs(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
             self.add("body", terminate(line))
         self.add("h2", self.h.get("benefits", ""))
         n = 0
         for b in self.r.get("benefits") or []:
-            lines = clean_lines(self.sub.get(b["key"]), numbered=True)
+            lines = clean_paragraphs(self.sub.get(b["key"]), numbered=True)
             label = str(b.get("label", ""))
             if lines and label and lines[0].startswith(label):  # the clerk repeated the label
                 lines[0] = lines[0][len(label):].lstrip("：:，, ")
@@ -495,14 +513,14 @@ class _Composer:
         if n == 0:
             self.add("body", self.r.get("none", "无。"))
         self.add("h2", self.h.get("admin_efficiency", ""))
-        self.numbered(clean_lines(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
+        self.numbered(clean_paragraphs(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
 
     def lists(self) -> None:
         for key in ("problems", "plans"):
             self.add("h1", self.h.get(key, ""))
             items: list[str] = []
             for row in self.sub.tables.get(key, ()):
-                lines = clean_lines(row.values.get(key), numbered=True)
+                lines = clean_paragraphs(row.values.get(key), numbered=True)
                 if lines:
                     items.append("".join(terminate(x) for x in lines))
             if items:
