@@ -239,11 +239,25 @@ def unit_context(scheme: Scheme, sub: Submission) -> dict[str, str]:
         short_name=short,
         area_prefix=region[-1:] if region else "",
         fiscal_year=str(sub.fiscal_year or ""),
-        income_total=money(m("income_fiscal") + m("carryover_start")),
+        # sums of exactly the parts the money paragraph names (income_other only when non-zero)
+        income_total=money(m("income_fiscal") + m("income_other") + m("carryover_start")),
         spend_total=money(m("spend_basic") + m("spend_project")),
         balance_total=money(m("balance_basic") + m("balance_project")),
+        execution_rate=pct(execution_rate(sub)),
     )
     return ctx
+
+
+def budget_full(sub: Submission) -> Decimal:
+    """全年预算数 = 年初结转结余 + 年初预算数 + 本年追加预算数."""
+    m = sub.money
+    return m("carryover_start") + m("budget_initial") + m("budget_added")
+
+
+def execution_rate(sub: Submission) -> Decimal | None:
+    """执行率 of the appendix: 全年执行数 (基本 + 项目支出) ÷ 全年预算数; None when there is no budget."""
+    full = budget_full(sub)
+    return (sub.money("spend_basic") + sub.money("spend_project")) / full if full else None
 
 
 # --------------------------------------------------------------------------- indicator sentences
@@ -291,6 +305,16 @@ def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapp
     return vals
 
 
+_DEDUCTION = re.compile(r"[，,；;、]?\s*(?:共|合计|故|因此)?扣(?:除|减)?\s*\d+(?:\.\d+)?\s*分")
+
+
+def _drop_deductions(note: str) -> str:
+    """A clerk's note without its own “扣2分”: the sentence already states each item's deduction."""
+    s = _DEDUCTION.sub("", note)
+    s = re.sub(r"^[，。；、\s]+", "", s)
+    return _unterminate(re.sub(r"([，；、])(?=[。；，])", "", s))
+
+
 def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], vals: dict[str, str]) -> str:
     w = node.wording
     items = ns.facts.get("items") or []
@@ -305,8 +329,9 @@ def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], va
         tpl = report.get("unmet_item_text") if it.get("unmet") else report.get("unmet_item")
         parts.append(fill(tpl, {**vals, "text": it["text"], "unmet": it.get("unmet", ""),
                                 "points": score(it["points"])}))
-    if vals.get("note"):
-        parts.append(vals["note"])
+    note = _drop_deductions(vals.get("note", ""))
+    if note:
+        parts.append(note)
     tpl = w.get("partial") or (report.get("defaults") or {}).get("checklist_partial")
     return fill(tpl, {**vals, "details": "；".join(parts)})
 
@@ -328,6 +353,9 @@ def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Ma
         return _unterminate(fill(w["by"][by], vals))
     if "note" in ns.facts and not vals["note"] and w.get("no_note"):
         return _unterminate(fill(w["no_note"], vals))
+    if w.get("apart_from_execution") and ns.value is not None and vals.get("value") != base.get("execution_rate"):
+        # a rate the reader could take for the appendix's 执行率 but computed otherwise: say how
+        return _unterminate(fill(w["apart_from_execution"], vals))
     return _unterminate(fill(w.get("sentence") or defaults.get("sentence"), vals))
 
 
@@ -430,7 +458,9 @@ class _Composer:
 
     def money(self) -> None:
         self.add("h1", self.h.get("money", ""))
-        self.body(self.r.get("money"))
+        other = self.sub.money("income_other") != 0
+        self.body(self.r.get("money_other_income") if other and self.r.get("money_other_income")
+                  else self.r.get("money"))
 
     def execution(self) -> None:
         self.add("h1", self.h.get("execution", ""))
