@@ -15,8 +15,17 @@ from typing import Any
 from ..model import NodeScore, Scorecard, Submission
 from ..schemes import Node, Rule, Scheme
 from . import layout
-from .narrative import (budget_full, clean_text, execution_rate, fill, indicator_actual, indicator_target, num,
-                        pct, score)
+from .narrative import (
+    budget_full,
+    clean_text,
+    execution_rate,
+    fill,
+    indicator_actual,
+    indicator_target,
+    num,
+    pct,
+    score,
+)
 
 
 @dataclass(frozen=True)
