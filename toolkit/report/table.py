@@ -63,11 +63,12 @@ def _widths(mm: tuple[float, ...]) -> tuple[int, ...]:
     return (*tw, total - sum(tw))
 
 
-# Table text is 五号 (10.5 pt): a Chinese character is 3.7 mm, a digit 1.85 mm, and each cell loses
-# 2 mm to its margins. Number columns fit “76.43” / “1718.85” on one line; text columns hold at
-# least four characters (一级指标) and eight (偏差原因分析及改进措施) a line.
+# Table text is 五号 (10.5 pt): a Chinese character is 3.7 mm, a digit up to 2.4 mm in the fallback
+# fonts of machines without Times New Roman, and each cell loses 2 mm to its margins. Number
+# columns hold “76.43” on one line, 年度指标值 / 实际完成值 “≥3000人次”; 一级 / 二级指标 hold
+# four characters a line and 偏差原因分析及改进措施 seven.
 OVERVIEW_MM = (26.0, 22.0, 22.0, 22.0, 20.0, 22.0, 22.0)
-INDICATORS_MM = (17.0, 17.0, 23.0, 21.0, 21.0, 11.0, 12.0, 34.0)
+INDICATORS_MM = (17.0, 17.0, 21.0, 23.0, 23.0, 11.0, 14.0, 30.0)
 DASH = "—"
 
 
