@@ -56,7 +56,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
 PASTED = {
     "functions": "贯彻执行国家有关林业工作的方针政策，\n负责全县林业及其生态建设的监督管\n理，组织造林绿化工作。\n"
                  "\u3000\u3000负责森林资源的监督管理；\n负责森林防火工作",
-    "duty_analysis": "一是推进国土绿化，全年完成人工造林7600亩，\n造林成活率88%。\n"
+    "duty_analysis": "一是推进国土绿化，全年完成人工造林７６００亩，\n造林成活率８８％。\n"
                      "二是加强森林防灭火，保障了民生支出，\n资金使用效益有待提\n高。",
     "admin_efficiency": "1.建立项目资金使用台账，\n项目资金实行专账核算；\n2.严格“三公”经费审批，\n"
                         "按时完成县本级部门预算编\n制",
@@ -111,6 +111,7 @@ def test_pasted_clerk_text_prints_without_stray_full_stops(rendered_paste: tuple
     for bad in ("，。", "、。", "；。", "：。", "提。高", "编。制", "管。理"):
         assert bad not in text, bad
     assert "资金使用效益有待提高。" in text
+    assert "全年完成人工造林7600亩，造林成活率88%。" in text  # typed full-width
     assert "2.严格“三公”经费审批，按时完成县本级部门预算编制。" in text
 
 

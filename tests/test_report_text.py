@@ -88,6 +88,8 @@ def test_pasted_text_becomes_paragraphs(raw: str, expected: list[str]) -> None:
     ("有待提\n高。按时完成编\n制。", ["有待提", "高。按时完成编"]),
     ("第一句。\n第二句。", []),
     ("标题：\n1. 甲\n2. 乙", []),
+    ("主要职能：\n负责造林；\n负责防火", []),  # typed on purpose: reads well joined, no warning
+    ("保障了民生支出、\n教育支出。", ["保障了民生支出、"]),
     ("第一段\n\n第二段", []),
 ])
 def test_lines_that_end_mid_sentence_are_listed(raw: str, expected: list[str]) -> None:
@@ -102,6 +104,15 @@ def test_terminate_never_puts_a_full_stop_after_other_punctuation(s: str, expect
     assert terminate(s) == expected
 
 
+@pytest.mark.parametrize("raw, expected", [
+    ("完成率９５％，办件２０２３件", "完成率95%，办件2023件"),
+    ("使用ＰＤＦ格式", "使用PDF格式"),
+    ("１．加强管理", "1．加强管理"),
+])
+def test_full_width_digits_and_letters_become_ascii(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+
+
 def test_clean_paragraphs_and_clean_text() -> None:
     raw = "1、加强学习培\n训，提高能力；\n2、严格执行制度"
     assert clean_paragraphs(raw, numbered=True) == ["加强学习培训，提高能力。", "严格执行制度"]
@@ -114,7 +125,7 @@ CLERK_PASTE = {
                  "负责森林资源的监督管理；\n负责森林防火工作",
     "duty_analysis": "一是推进国土绿化，全年完成人工造林7600亩，\n造林成活率88%。\n"
                      "二是加强森林防灭火，保障了民生支出，\n有待提\n高。",
-    "admin_efficiency": "1.建立项目资金使用台账，\n项目资金实行专账核算；\n2.严格“三公”经费审批，\n按时完成县本级部门预算编\n制",
+    "admin_efficiency": "１．建立项目资金使用台账，\n项目资金实行专账核算；\n2.严格“三公”经费审批，\n按时完成县本级部门预算编\n制",
     "benefit_social": "选聘生态护林员312名，\n优先从脱贫户中选聘，",
     "problems": ["预算编制不够科学，\n年中追加预算比例较大，", "1、项目管理有待加\n强"],
     "plans": ["加强预算编制的前瞻性，\n减少年中追加；"],

@@ -92,6 +92,9 @@ _NUMBERING = re.compile(
 _TERMINAL = "。！？…；：!?"
 
 
+# full-width digits, Latin letters and ％ typed with a Chinese input method → ASCII (GB/T 9704: Arabic digits)
+_FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                                             *range(0xFF41, 0xFF5B), 0xFF05]})
 _CJK_RE = re.compile(f"[{_CJK}]")
 _HAN_RE = re.compile(f"[{_HAN}]")
 _DOUBLE_OPEN = re.compile("《{2,}")
@@ -106,7 +109,7 @@ def _is_cjk(c: str) -> bool:
 def clean_line(s: str) -> str:
     """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
     Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
-    s = _CONTROL.sub("", s).strip()
+    s = _CONTROL.sub("", s).strip().translate(_FULL_WIDTH)
     s = _DOC_NO.sub(r"〔\1〕\2号", s)
     s = _DOUBLE_OPEN.sub("《", s)
     s = _DOUBLE_CLOSE.sub("》", s)

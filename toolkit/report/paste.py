@@ -103,5 +103,7 @@ def end_paragraph(p: str, before_item: bool = False) -> str:
 
 
 def soft_wrapped_lines(text: Any) -> list[str]:
-    """The lines that end mid-sentence and were joined to the next (for a validator warning)."""
-    return _split(text)[1]
+    """The lines that end mid-sentence (no punctuation, or ，、) and were joined to the next: the
+    marks of a paste from a PDF or Word, for a validator warning. A line ending in ： or ；
+    followed by its continuation is typed that way on purpose and reads well joined."""
+    return [x for x in _split(text)[1] if x[-1] not in "：:；;"]
