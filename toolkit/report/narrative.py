@@ -18,7 +18,7 @@ from typing import Any
 from ..fields import STATIC_FIELDS
 from ..model import NodeScore, RowScore, Scorecard, Submission
 from ..schemes import Node, Scheme
-from . import layout
+from . import layout, paste
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,9 @@ _NUMBERING = re.compile(
 _TERMINAL = "。！？…；：!?"
 
 
+# full-width digits, Latin letters and ％ typed with a Chinese input method → ASCII (GB/T 9704: Arabic digits)
+_FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                                             *range(0xFF41, 0xFF5B), 0xFF05]})
 _CJK_RE = re.compile(f"[{_CJK}]")
 _HAN_RE = re.compile(f"[{_HAN}]")
 _DOUBLE_OPEN = re.compile("《{2,}")
@@ -106,7 +109,7 @@ def _is_cjk(c: str) -> bool:
 def clean_line(s: str) -> str:
     """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
     Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
-    s = _CONTROL.sub("", s).strip()
+    s = _CONTROL.sub("", s).strip().translate(_FULL_WIDTH)
     s = _DOC_NO.sub(r"〔\1〕\2号", s)
     s = _DOUBLE_OPEN.sub("《", s)
     s = _DOUBLE_CLOSE.sub("》", s)
@@ -135,7 +138,7 @@ def clean_line(s: str) -> str:
 
 def clean_lines(text: Any, numbered: bool = False) -> list[str]:
     """Clerk text → its non-empty, cleaned lines; ``numbered`` strips the numbering the clerk typed
-    (the outline numbers that list itself)."""
+    (the outline numbers that list itself). Line by line: see ``clean_paragraphs`` for pasted text."""
     if text is None:
         return []
     out = []
@@ -148,18 +151,36 @@ def clean_lines(text: Any, numbered: bool = False) -> list[str]:
     return out
 
 
+def clean_paragraphs(text: Any, numbered: bool = False) -> list[str]:
+    """Clerk text → its cleaned paragraphs: soft-wrapped lines of a paste joined, real breaks kept
+    (``paste.paragraphs``); ``numbered`` strips the numbering the clerk typed."""
+    out = []
+    for para in paste.paragraphs(text):
+        p = clean_line(para)
+        if numbered:
+            p = _NUMBERING.sub("", p, count=1).strip()
+        if p:
+            out.append(p)
+    return out
+
+
 def clean_text(text: Any) -> str:
-    """Clerk text used inside a generated sentence: one line."""
-    return "".join(clean_lines(text))
+    """Clerk text used inside a generated sentence or a table cell: one line, its paragraphs
+    joined (a paragraph that ends without punctuation gets 。 before the next one)."""
+    paras = [p for p in (clean_line(x) for x in paste.raw_paragraphs(text)) if p]
+    return "".join([terminate(p) for p in paras[:-1]] + [p.rstrip("，、；,;") for p in paras[-1:]])
 
 
 def terminate(s: str) -> str:
-    """End a paragraph with 。 unless it already ends with sentence punctuation."""
+    """End a paragraph with 。 unless it already ends with sentence punctuation; a trailing
+    ，、； becomes 。 (never “，。”)."""
     if not s:
         return s
     last = s[-1]
-    if last in _TERMINAL or (last in "”’」』）)" and len(s) > 1 and s[-2] in _TERMINAL):
-        return s
+    if last in _TERMINAL or (last in "”’」』）)》" and len(s) > 1 and s[-2] in _TERMINAL):
+        return paste.end_paragraph(s, before_item=True)
+    if last in "，、,":
+        return s[:-1] + "。"
     return s + "。"
 
 
@@ -221,11 +242,25 @@ def unit_context(scheme: Scheme, sub: Submission) -> dict[str, str]:
         short_name=short,
         area_prefix=region[-1:] if region else "",
         fiscal_year=str(sub.fiscal_year or ""),
-        income_total=money(m("income_fiscal") + m("carryover_start")),
+        # sums of exactly the parts the money paragraph names (income_other only when non-zero)
+        income_total=money(m("income_fiscal") + m("income_other") + m("carryover_start")),
         spend_total=money(m("spend_basic") + m("spend_project")),
         balance_total=money(m("balance_basic") + m("balance_project")),
+        execution_rate=pct(execution_rate(sub)),
     )
     return ctx
+
+
+def budget_full(sub: Submission) -> Decimal:
+    """全年预算数 = 年初结转结余 + 年初预算数 + 本年追加预算数."""
+    m = sub.money
+    return m("carryover_start") + m("budget_initial") + m("budget_added")
+
+
+def execution_rate(sub: Submission) -> Decimal | None:
+    """执行率 of the appendix: 全年执行数 (基本 + 项目支出) ÷ 全年预算数; None when there is no budget."""
+    full = budget_full(sub)
+    return (sub.money("spend_basic") + sub.money("spend_project")) / full if full else None
 
 
 # --------------------------------------------------------------------------- indicator sentences
@@ -273,6 +308,16 @@ def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapp
     return vals
 
 
+_DEDUCTION = re.compile(r"[，,；;、]?\s*(?:共|合计|故|因此)?扣(?:除|减)?\s*\d+(?:\.\d+)?\s*分")
+
+
+def _drop_deductions(note: str) -> str:
+    """A clerk's note without its own “扣2分”: the sentence already states each item's deduction."""
+    s = _DEDUCTION.sub("", note)
+    s = re.sub(r"^[，。；、\s]+", "", s)
+    return _unterminate(re.sub(r"([，；、])(?=[。；，])", "", s))
+
+
 def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], vals: dict[str, str]) -> str:
     w = node.wording
     items = ns.facts.get("items") or []
@@ -287,8 +332,9 @@ def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], va
         tpl = report.get("unmet_item_text") if it.get("unmet") else report.get("unmet_item")
         parts.append(fill(tpl, {**vals, "text": it["text"], "unmet": it.get("unmet", ""),
                                 "points": score(it["points"])}))
-    if vals.get("note"):
-        parts.append(vals["note"])
+    note = _drop_deductions(vals.get("note", ""))
+    if note:
+        parts.append(note)
     tpl = w.get("partial") or (report.get("defaults") or {}).get("checklist_partial")
     return fill(tpl, {**vals, "details": "；".join(parts)})
 
@@ -310,6 +356,9 @@ def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Ma
         return _unterminate(fill(w["by"][by], vals))
     if "note" in ns.facts and not vals["note"] and w.get("no_note"):
         return _unterminate(fill(w["no_note"], vals))
+    if w.get("apart_from_execution") and ns.value is not None and vals.get("value") != base.get("execution_rate"):
+        # a rate the reader could take for the appendix's 执行率 but computed otherwise: say how
+        return _unterminate(fill(w["apart_from_execution"], vals))
     return _unterminate(fill(w.get("sentence") or defaults.get("sentence"), vals))
 
 
@@ -397,7 +446,7 @@ class _Composer:
     def overview(self) -> None:
         self.add("h1", self.h.get("overview", ""))
         self.add("h2", self.h.get("basic", ""))
-        functions = clean_lines(self.sub.get("functions"))
+        functions = clean_paragraphs(self.sub.get("functions"))
         has_count = self.sub.get("internal_unit_count") not in (None, "")
         has_units = bool(self.ctx.get("internal_units"))
         variant = {(True, True): "basic_info", (False, False): "basic_info_no_units",
@@ -412,7 +461,9 @@ class _Composer:
 
     def money(self) -> None:
         self.add("h1", self.h.get("money", ""))
-        self.body(self.r.get("money"))
+        other = self.sub.money("income_other") != 0
+        self.body(self.r.get("money_other_income") if other and self.r.get("money_other_income")
+                  else self.r.get("money"))
 
     def execution(self) -> None:
         self.add("h1", self.h.get("execution", ""))
@@ -475,12 +526,12 @@ class _Composer:
     def performance(self) -> None:
         self.add("h1", self.h.get("performance", ""))
         self.add("h2", self.h.get("duty_analysis", ""))
-        for line in clean_lines(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
+        for line in clean_paragraphs(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
             self.add("body", terminate(line))
         self.add("h2", self.h.get("benefits", ""))
         n = 0
         for b in self.r.get("benefits") or []:
-            lines = clean_lines(self.sub.get(b["key"]), numbered=True)
+            lines = clean_paragraphs(self.sub.get(b["key"]), numbered=True)
             label = str(b.get("label", ""))
             if lines and label and lines[0].startswith(label):  # the clerk repeated the label
                 lines[0] = lines[0][len(label):].lstrip("：:，, ")
@@ -495,14 +546,14 @@ class _Composer:
         if n == 0:
             self.add("body", self.r.get("none", "无。"))
         self.add("h2", self.h.get("admin_efficiency", ""))
-        self.numbered(clean_lines(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
+        self.numbered(clean_paragraphs(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
 
     def lists(self) -> None:
         for key in ("problems", "plans"):
             self.add("h1", self.h.get(key, ""))
             items: list[str] = []
             for row in self.sub.tables.get(key, ()):
-                lines = clean_lines(row.values.get(key), numbered=True)
+                lines = clean_paragraphs(row.values.get(key), numbered=True)
                 if lines:
                     items.append("".join(terminate(x) for x in lines))
             if items:

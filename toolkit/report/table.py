@@ -15,7 +15,17 @@ from typing import Any
 from ..model import NodeScore, Scorecard, Submission
 from ..schemes import Node, Rule, Scheme
 from . import layout
-from .narrative import clean_text, fill, indicator_actual, indicator_target, num, pct, score
+from .narrative import (
+    budget_full,
+    clean_text,
+    execution_rate,
+    fill,
+    indicator_actual,
+    indicator_target,
+    num,
+    pct,
+    score,
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,12 @@ def _widths(mm: tuple[float, ...]) -> tuple[int, ...]:
     return (*tw, total - sum(tw))
 
 
-OVERVIEW_MM = (26.0, 22.0, 22.0, 21.0, 21.0, 22.0, 22.0)
-INDICATORS_MM = (18.0, 18.0, 32.0, 21.0, 21.0, 10.0, 10.0, 26.0)
+# Table text is 五号 (10.5 pt): a Chinese character is 3.7 mm, a digit up to 2.4 mm in the fallback
+# fonts of machines without Times New Roman, and each cell loses 2 mm to its margins. Number
+# columns hold “76.43” on one line, 年度指标值 / 实际完成值 “≥3000人次”; 一级 / 二级指标 hold
+# four characters a line and 偏差原因分析及改进措施 seven.
+OVERVIEW_MM = (26.0, 22.0, 22.0, 22.0, 20.0, 22.0, 22.0)
+INDICATORS_MM = (17.0, 17.0, 21.0, 23.0, 23.0, 11.0, 14.0, 30.0)
 DASH = "—"
 
 
@@ -121,7 +135,8 @@ def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
 def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
     m = sub.money
     start = m("carryover_start") + m("budget_initial")
-    full = start + m("budget_added")
+    full = budget_full(sub)
+    rate = execution_rate(sub)
     spent = m("spend_basic") + m("spend_project")
     exe_id = scheme.report.get("execution_indicator")
     exe = card.node(str(exe_id)) if exe_id else None
@@ -142,7 +157,7 @@ def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str
              Cell(lab("rate"), head=True), Cell(lab("score"), head=True))),
         Row((Cell("", merge="continue"), Cell(plain_money(start)), Cell(plain_money(full)),
              Cell(plain_money(spent)), Cell(score(exe.points) if exe else DASH),
-             Cell(pct(spent / full) if full else DASH), Cell(score(exe.score) if exe else DASH))),
+             Cell(pct(rate) if rate is not None else DASH), Cell(score(exe.score) if exe else DASH))),
         Row((Cell(lab("goal"), merge="restart"), Cell(lab("goal_expected"), span=3, head=True),
              Cell(lab("goal_actual"), span=3, head=True))),
         Row((Cell("", merge="continue"),
