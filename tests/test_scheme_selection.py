@@ -88,3 +88,31 @@ def test_broken_user_scheme_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["run", str(tmp_path), "--scheme", str(bad)])
     assert r.exit_code == 2
     assert "bandz" in r.output and "budget_control" in r.output
+
+
+def test_scheme_dividing_by_a_field_that_is_zero_blames_the_cells_not_the_file(tmp_path):
+    """Issue 11.8: a zero denominator at run time is a message naming the cells, never "unreadable"."""
+    text = scheme_text(new_id="zero-den").replace(
+        "numerator: staff_actual, denominator: staff_quota,", "value: staff_actual / (staff_quota - staff_quota),", 1)
+    scheme = tmp_path / "zero.yaml"
+    scheme.write_text(text, encoding="utf-8")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    write_unit(inbox / "u.xlsx", load_seed())
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(out), "--scheme", str(scheme)])
+    u = _results(out)["units"][0]
+    assert u["status"] == "invalid", r.output
+    zero = [p for p in u["problems"] if p["code"] == "zero_denominator"]
+    assert len(zero) == 1 and "分母为 0" in zero[0]["message"] and zero[0]["cells"] == ["基本信息!C11"]
+    assert not any(p["code"] == "worker_crash" for p in u["problems"])
+
+
+def test_scheme_with_a_literal_division_by_zero_is_refused_with_its_line(tmp_path):
+    text = scheme_text().replace("denominator: staff_quota,", "denominator: staff_quota / 0,", 1)
+    bad = tmp_path / "div0.yaml"
+    bad.write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(main, ["run", str(tmp_path), "--scheme", str(bad)])
+    assert r.exit_code == 2
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "id: staff_control" in s)
+    assert "div0.yaml" in r.output and f"第{line}行" in r.output and "除以 0" in r.output
