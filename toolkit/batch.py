@@ -97,8 +97,8 @@ def returned_rel(rel: str) -> str:
 # --------------------------------------------------------------------------- one workbook (worker)
 def _fault(rel: str) -> str | None:
     """Tests only: ``JIXIAO_FAULT_INJECT="a.xlsx,b.xlsx=slow"`` → what to do for ``rel``
-    (exit: the worker dies; abort: SIGABRT like a reader abort; slow: sleep 60 s first;
-    enospc: writing its documents fails with a full disk)."""
+    (exit: the worker dies; abort: SIGABRT like a reader abort; sleepN: sleep N s (default 60)
+    first; enospc: writing its documents fails with a full disk)."""
     spec = os.environ.get("JIXIAO_FAULT_INJECT")
     if not spec:
         return None
@@ -116,8 +116,8 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
         os._exit(70)
     elif fault == "abort":
         os.abort()
-    elif fault == "slow":
-        time.sleep(60)
+    elif fault is not None and fault.startswith("sleep"):
+        time.sleep(float(fault[5:] or 60))
     try:
         if fault == "enospc":
             raise OSError(28, "No space left on device", out_dir)

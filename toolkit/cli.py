@@ -218,12 +218,13 @@ def mail_cmd(ctx: click.Context, out_dir: Path, smtp_host: str, smtp_port: int |
       jixiao mail 结果/ --smtp-host localhost --sender jxg@example.com --dry-run
     """
     from . import mail
+    from .atomic import OutputError
 
     try:
         options = mail.MailOptions(host=smtp_host, port=smtp_port, security=security, user=user, sender=sender,
                                    cc=cc, dry_run=dry_run, resend=resend)
         result = mail.send_all(out_dir, options)
-    except mail.MailUsageError as e:
+    except (mail.MailUsageError, OutputError) as e:
         click.echo(f"错误：{e}", err=True)
         ctx.exit(EXIT_USAGE)
         return

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from . import names
-from .atomic import write_bytes
+from .atomic import OutLock, write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
 MAIL_DIR = "mail"
@@ -656,8 +656,12 @@ def send_all(out_dir: Path, options: MailOptions) -> MailResult:
         password = os.environ.get(PASSWORD_ENV)
         if not password:
             raise MailUsageError(f"使用 --user 登录时，请先在环境变量 {PASSWORD_ENV} 中设置密码")
-    units = _load_results(out_dir)
+    with OutLock(out_dir, "mail"):  # a run rewriting OUT, or another mail, must finish first
+        return _send_units(out_dir, _load_results(out_dir), options, sender, cc, password)
 
+
+def _send_units(out_dir: Path, units: list[Any], options: MailOptions, sender: Address, cc: list[Address],
+                password: str | None) -> MailResult:
     notices: list[str] = []
     if options.user and options.security is None and not options.dry_run:
         notices.append("未使用 --ssl 或 --starttls，登录密码将以明文传输；建议加密连接")
