@@ -159,8 +159,12 @@ class OutLock:
                         f"若确认没有其他程序在运行，删除 {self.path} 后重试") from None
                 self.path.unlink(missing_ok=True)  # stale (or unreadable): take it over
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(info, fh, ensure_ascii=False)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(info, fh, ensure_ascii=False)
+            except BaseException:  # e.g. a full disk: leave no empty lock behind
+                self.path.unlink(missing_ok=True)
+                raise
             self._held = True
             return self
         raise OutLocked(f"无法锁定输出文件夹 {self.path.parent}，请稍后重试")

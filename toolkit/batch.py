@@ -11,6 +11,7 @@ rerun after a crash (or kill -9) simply redoes the work.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -345,7 +346,8 @@ def _scheme_ref(scheme: Scheme | None) -> str | None:
 
 def _crashed(rel: str, c: Crashed) -> UnitOutcome:
     entry = _unit_entry(rel, "unreadable", None)
-    why = f"退出码 {c.exitcode}" if c.exitcode is not None else "进程消失"
+    code = c.exitcode
+    why = "进程消失" if code is None else (f"被系统信号 {-code} 终止" if code < 0 else f"退出码 {code}")
     entry["problems"] = [problem("worker_crash", detail=f"处理进程异常退出（{why}）").as_dict()]
     return UnitOutcome(entry)
 
@@ -381,7 +383,7 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
     for i, o in _iter_outcomes(files, scheme_ref, out, pool, progress):
         e = o.entry
         if e.get("_disk_full") and out is not None:
-            raise DiskFull(out)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))  # run() → DiskFull
         e["_staging"], e["_report_name"] = o.staging, o.report_name
         encoded[i] = UnitStore._encode(e)
     store = UnitStore()
@@ -423,14 +425,28 @@ def _main_scheme(units: Sequence[Mapping[str, Any]]) -> str:
 def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | None = None, pdf: bool = False,
         progress: bool = False, overwrite: bool = False) -> RunResult:
     """The main job (``jixiao run``). Raises OutputError (OutLocked, DiskFull, OutsideOut)."""
+    files = _inputs(inbox, out)
+    needed = space_needed(files)
+    atomic.ensure_space(out, needed)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with atomic.OutLock(out, "run"):
-            return _run(inbox, out, scheme, jobs, pdf, progress, overwrite)
+            try:
+                return _run(files, out, scheme, jobs, pdf, progress, overwrite)
+            finally:
+                shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     except OSError as e:
         if atomic.is_disk_full(e):
-            raise DiskFull(out) from None
+            raise DiskFull(out, needed) from None
         raise
+
+
+def _inputs(inbox: Path, out: Path) -> list[tuple[Path, str]]:
+    """The workbooks of INBOX, never our own outputs when OUT lies inside INBOX (or is INBOX)."""
+    own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
+    summary_path = (out / SUMMARY_FILE).resolve()
+    return [(p, rel) for p, rel in discover([inbox])
+            if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
 
 
 REPORT_BYTES = 64 * 1024  # a report is ~30 KB; a returned workbook about its input's size
@@ -447,17 +463,10 @@ def space_needed(files: Sequence[tuple[Path, str]]) -> int:
     return total
 
 
-def _run(inbox: Path, out: Path, scheme: Scheme | None, jobs: int | None, pdf: bool, progress: bool,
-         overwrite: bool) -> RunResult:
+def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: int | None, pdf: bool,
+         progress: bool, overwrite: bool) -> RunResult:
     atomic.remove_leftover_parts(out)
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
-    files = discover([inbox])
-    # never read our own outputs when OUT lies inside INBOX (or is INBOX itself)
-    own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
-    summary_path = (out / SUMMARY_FILE).resolve()
-    files = [(p, rel) for p, rel in files
-             if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
-    atomic.ensure_space(out, space_needed(files))
     outputs = Outputs(out, previous_outputs(out / RESULTS_FILE), overwrite=overwrite)
     ref = _scheme_ref(scheme)
     with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
