@@ -34,7 +34,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from . import names
-from .atomic import OutLock, write_bytes
+from .atomic import OutLock, inside, write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
 MAIL_DIR = "mail"
@@ -793,7 +793,7 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
             n += 1
             name = f"{stem}_{n}.eml"
         used_names.add(name)
-        write_bytes(out_dir / MAIL_DIR / name, data)
+        write_bytes(inside(out_dir, f"{MAIL_DIR}/{name}"), data)
         return UnitMail(label, file, "dry_run", to=to, detail=f"{MAIL_DIR}/{name}")
     attempted: list[bool] = []
 
