@@ -214,3 +214,17 @@ def test_a_line_break_in_a_cell_does_not_split_a_check_line(tmp_path):
     r = CliRunner().invoke(main, ["check", str(tmp_path / "a.xlsx")])
     lines = r.stdout.splitlines()
     assert len(lines) == len(problems) and all(line.startswith("a.xlsx: ") for line in lines), lines
+
+
+def test_a_worker_that_cannot_start_is_not_blamed_on_the_files(tmp_path):
+    # a main module read from stdin cannot be re-imported by a spawned worker: it dies at start
+    code = ("from toolkit.workers import Pool, WorkerStartError\n"
+            "import os\n"
+            "try:\n"
+            "    with Pool(1) as p:\n"
+            "        print(list(p.map([(0, os.getpid, ())])))\n"
+            "except WorkerStartError as e:\n"
+            "    print('start error:', e)\n")
+    r = subprocess.run([sys.executable, "-"], input=code, env=_env(), capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
+    assert r.stdout.startswith("start error: 无法启动处理进程"), (r.stdout, r.stderr[-500:])

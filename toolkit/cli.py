@@ -32,6 +32,7 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         from .atomic import DiskFull, OutputError, is_disk_full
+        from .workers import WorkerStartError
 
         try:
             return super().invoke(ctx)
@@ -40,7 +41,7 @@ class _Group(click.Group):
         except (KeyboardInterrupt, click.Abort):
             click.echo(INTERRUPTED, err=True)
             ctx.exit(EXIT_INTERRUPTED)
-        except OutputError as e:  # OUT locked, full, or a path outside it: one line, exit 2
+        except (OutputError, WorkerStartError) as e:  # OUT locked/full/path outside it; no worker: exit 2
             click.echo(f"错误：{e}。", err=True)
             ctx.exit(EXIT_USAGE)
         except Exception as e:

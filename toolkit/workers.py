@@ -23,6 +23,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 RETRIES = 1  # a task whose worker died is tried once more, in a fresh worker
+READY = "ready"  # a worker's first message: it started (a death before it is not a file's fault)
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process died before it could take any work (a broken installation, not a file)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ def _worker_main(tasks: Connection, alive: Connection) -> None:
     except (ValueError, OSError):  # pragma: no cover
         pass
     threading.Thread(target=_watch_parent, args=(alive,), daemon=True).start()
+    tasks.send(READY)
     while True:
         try:
             msg = tasks.recv()
@@ -66,6 +72,7 @@ class _Worker:
         child_conn.close()
         alive_r.close()
         self.task: tuple[Any, Callable[..., Any], tuple[Any, ...]] | None = None
+        self.ready = False
 
     def stop(self, wait_s: float = 2.0) -> None:
         try:
@@ -125,20 +132,30 @@ class Pool:
                     busy[w.conn] = (w, attempt)
                 ready = wait([*busy, *(w.proc.sentinel for w, _ in busy.values())])
                 for conn in [c for c in busy if c in ready or busy[c][0].proc.sentinel in ready]:
-                    w, attempt = busy.pop(conn)
+                    w, attempt = busy[conn]
                     held = w.task
                     assert held is not None
                     try:
                         if not conn.poll():
                             raise EOFError
-                        key, result = conn.recv()
+                        msg = conn.recv()
                     except (EOFError, OSError):
+                        del busy[conn]
                         w.kill()
+                        if not w.ready:
+                            raise WorkerStartError(
+                                f"无法启动处理进程（退出码 {w.proc.exitcode}），请检查 Python 环境；"
+                                "加 --debug 可查看详细信息") from None
                         if attempt < RETRIES:
                             queue.append((held, attempt + 1))
                         else:
                             yield held[0], Crashed(w.proc.exitcode)
                         continue
+                    if msg == READY:
+                        w.ready = True
+                        continue
+                    del busy[conn]
+                    key, result = msg
                     w.task = None
                     self._idle.append(w)
                     yield key, result
