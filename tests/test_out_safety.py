@@ -87,13 +87,15 @@ def test_foreign_files_in_out_survive(tmp_path):
     write_unit(inbox / "a.xlsx", load_seed())
     write_unit(inbox / "b.xlsx", _invalid(load_seed()))
     foreign = {out / "reports" / "科室笔记.docx": b"not ours", out / "returned" / "旧表.xlsx": b"old",
-               out / REPORT: b"a report someone else put here"}
-    for p, data in foreign.items():
+               out / REPORT: b"a report someone else put here", out / "资料" / ".草稿.docx.part": b"draft"}
+    leftover = out / "reports" / ".半个报告.docx.part"  # what a killed run leaves: removed
+    for p, data in [*foreign.items(), (leftover, b"half")]:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
     code, output = _run("run", str(inbox), "-o", str(out))
     assert code == 1, output
     assert {p: p.read_bytes() for p in foreign} == foreign
+    assert not leftover.exists()
     res = _results(out)
     ok = next(u for u in res["units"] if u["status"] == "ok")
     assert ok["report"] == REPORT.replace(".docx", "（新）.docx")

@@ -441,6 +441,15 @@ def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | Non
         raise
 
 
+def _remove_leftover_parts(out: Path) -> None:
+    """``.<name>.part`` files a killed run left, only where a run writes (OUT may be INBOX too)."""
+    for p in out.glob(f".*{atomic.PART_SUFFIX}"):
+        if p.is_file():
+            p.unlink()
+    for d in (REPORTS_DIR, RETURNED_DIR, STAGING_DIR):
+        atomic.remove_leftover_parts(out / d)
+
+
 def _inputs(inbox: Path, out: Path) -> list[tuple[Path, str]]:
     """The workbooks of INBOX, never our own outputs when OUT lies inside INBOX (or is INBOX)."""
     own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
@@ -465,7 +474,7 @@ def space_needed(files: Sequence[tuple[Path, str]]) -> int:
 
 def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: int | None, pdf: bool,
          progress: bool, overwrite: bool) -> RunResult:
-    atomic.remove_leftover_parts(out)
+    _remove_leftover_parts(out)
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     outputs = Outputs(out, previous_outputs(out / RESULTS_FILE), overwrite=overwrite)
     ref = _scheme_ref(scheme)
