@@ -1,11 +1,13 @@
 """A folder of workbooks → reports, returned workbooks, 汇总表.xlsx and results.json.
 
-Phase 1 (worker processes, spawn-safe): every workbook is read, validated and scored; a valid
-unit's report is written to a ``.part`` staging file, an invalid unit's returned workbook is
-written under its final name. Phase 2 (main process): duplicates of the same unit and year are
-found across the folder; staging reports are renamed into place (or dropped for duplicates);
-the summary workbook and results.json are written last. Every output is written atomically, and a
-rerun after a crash (or kill -9) simply redoes the work.
+Phase 1 (worker processes, see workers.py; every read happens there, even with one job, so a
+reader abort costs one file): every workbook is read, validated and scored; its report or
+returned workbook is written to ``OUT/.staging/``. Phase 2 (main process): duplicates of the same
+unit and year are found across the folder (their returned workbooks are made by the workers);
+staged documents are moved to their final names, never over a file the tool did not write
+(outputs.py); optional steps (PDF) run guarded; the summary workbook and results.json (with every
+output's sha256) are written last. One run at a time holds ``OUT/.jixiao.lock``. Every output is
+written atomically, and a rerun after a crash (or kill -9) simply redoes the work.
 """
 
 from __future__ import annotations
