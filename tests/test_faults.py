@@ -159,6 +159,17 @@ def test_disk_full_while_writing_a_document(tmp_path, monkeypatch):
     assert _hashes(out) == before  # nothing lost, nothing half-written
 
 
+def test_disk_full_in_phase_2_stops_the_run(tmp_path, monkeypatch):
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    write_unit(inbox / "a.xlsx", load_seed())
+    write_unit(inbox / "b.xlsx", load_seed())  # a duplicate: its returned workbook is made in phase 2
+    monkeypatch.setenv("JIXIAO_FAULT_INJECT", "b.xlsx=enospc-return")
+    code, output = _cli("run", str(inbox), "-o", str(out), "--jobs", "1")
+    assert code == 2 and "磁盘空间不足" in output, output
+    assert not (out / "results.json").exists() and not (out / ".staging").exists()
+
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     if os.name != "posix" or os.geteuid() != 0:

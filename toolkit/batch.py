@@ -101,7 +101,8 @@ def returned_rel(rel: str) -> str:
 def _fault(rel: str) -> str | None:
     """Tests only: ``JIXIAO_FAULT_INJECT="a.xlsx,b.xlsx=slow"`` → what to do for ``rel``
     (exit: the worker dies; abort: SIGABRT like a reader abort; sleepN: sleep N s (default 60)
-    first; enospc: writing its documents fails with a full disk)."""
+    first; enospc: writing its documents fails with a full disk; enospc-return: the same when
+    phase 2 writes a duplicate's returned workbook)."""
     spec = os.environ.get("JIXIAO_FAULT_INJECT")
     if not spec:
         return None
@@ -193,6 +194,8 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
     from . import validate
 
     try:
+        if _fault(rel) == "enospc-return":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out_dir)
         scheme = load_scheme(scheme_ref) if scheme_ref else None
         check = validate.check_file(Path(path), rel, scheme)
         if check.raw is None:
@@ -205,7 +208,7 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
         raise
     except BaseException as e:
         if atomic.is_disk_full(e):
-            raise
+            raise  # the pool hands it back; phase 2 stops the run with DiskFull
         return None
 
 
@@ -346,10 +349,10 @@ def _scheme_ref(scheme: Scheme | None) -> str | None:
     return None if scheme is None else (scheme.ref or scheme.id)
 
 
-def _crashed(rel: str, c: Crashed) -> UnitOutcome:
+def _crashed(rel: str, c: Crashed, detail: str | None = None) -> UnitOutcome:
     entry = _unit_entry(rel, "unreadable", None)
     code = c.exitcode
-    why = "进程消失" if code is None else (f"被系统信号 {-code} 终止" if code < 0 else f"退出码 {code}")
+    why = detail or ("进程消失" if code is None else (f"被系统信号 {-code} 终止" if code < 0 else f"退出码 {code}"))
     entry["problems"] = [problem("worker_crash", detail=f"处理进程异常退出（{why}）").as_dict()]
     return UnitOutcome(entry)
 
@@ -366,7 +369,11 @@ def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: P
         tasks = ((i, process_file, (str(p), rel, scheme_ref, str(out) if out else None, i))
                  for i, (p, rel) in enumerate(files))
         for i, result in pool.map(tasks):
-            yield i, (_crashed(files[i][1], result) if isinstance(result, Crashed) else result)
+            if isinstance(result, Crashed):
+                result = _crashed(files[i][1], result)
+            elif isinstance(result, BaseException):  # process_file never raises; be safe anyway
+                result = _crashed(files[i][1], Crashed(None), f"{type(result).__name__}: {result}")
+            yield i, result
             if bar:
                 bar.update()
     finally:
@@ -516,6 +523,8 @@ def _return_duplicates(units: UnitStore, files: list[tuple[Path, str]], ref: str
     tasks = ((i, return_file, (str(files[i][0]), u["file"], ref, str(out), i, u["problems"]))
              for i, u in redo.items())
     for i, staged in pool.map(tasks):
+        if isinstance(staged, OSError) and atomic.is_disk_full(staged):
+            raise staged
         if isinstance(staged, str):
             redo[i]["_staging"] = staged
     for i, u in redo.items():

@@ -60,7 +60,11 @@ def _worker_main(tasks: Connection, alive: Connection) -> None:
         if msg is None:
             return
         key, fn, args = msg
-        tasks.send((key, fn(*args)))
+        try:
+            result = fn(*args)
+        except Exception as e:  # the task's own error is its result (the caller decides)
+            result = e if isinstance(e, OSError) else RuntimeError(f"{type(e).__name__}: {e}")
+        tasks.send((key, result))
 
 
 class _Worker:
@@ -98,7 +102,8 @@ class Pool:
     """``with Pool(jobs) as pool: for key, result in pool.map(tasks): …`` (completion order).
 
     A task is ``(key, fn, args)``; ``fn`` must be importable by name (spawn). The result of a task
-    whose worker died twice is a :class:`Crashed`.
+    whose worker died twice is a :class:`Crashed`; an exception ``fn`` raised is returned as its
+    result (OSError as is, anything else as RuntimeError).
     """
 
     def __init__(self, jobs: int) -> None:
