@@ -135,6 +135,7 @@ def test_hand_edited_report_is_kept_and_the_new_one_written_beside(tmp_path):
     assert (out / REPORT).read_bytes() == edited
     new = REPORT.replace(".docx", "（新）.docx")
     assert f"未覆盖 {REPORT}（已被修改），新文件写为 {new}" in output
+    assert "保留" not in output and "已删除" not in output  # said once, as what it is
     assert _results(out)["units"][0]["report"] == new
     # a third run keeps writing the new one in place (it is ours and unchanged)
     code, output = _run("run", str(inbox), "-o", str(out))

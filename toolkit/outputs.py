@@ -66,6 +66,7 @@ class Outputs:
         self.previous = previous
         self.overwrite = overwrite
         self.written: dict[str, str] = {}
+        self.kept_beside: set[str] = set()  # outputs left alone, their new version written beside
         self.notices: list[str] = []
 
     def _free(self, rel: str) -> bool:
@@ -87,6 +88,7 @@ class Outputs:
             n += 1
             candidate = _marked(rel, n)
         if candidate != rel:
+            self.kept_beside.add(rel)
             why = "已被修改" if rel in self.previous else "不是本工具生成的"
             self.notices.append(f"未覆盖 {rel}（{why}），新文件写为 {candidate}；用 --overwrite 可直接覆盖")
         return candidate
@@ -113,7 +115,7 @@ class Outputs:
         """Remove the previous run's outputs this run did not rewrite, if unchanged since."""
         removed, kept = [], []
         for rel, recorded in sorted(self.previous.items()):
-            if rel in self.written:
+            if rel in self.written or rel in self.kept_beside:
                 continue
             try:
                 path = atomic.inside(self.out, rel)

@@ -37,7 +37,7 @@ def make_pdfs(out: Path, reports: list[str], outputs: Outputs) -> list[str]:
         return []
     try:
         return _convert(exe, Path(out).resolve(), reports, outputs)
-    except (OSError, subprocess.SubprocessError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - optional step: any failure is a warning
         return [f"PDF 生成失败（{type(e).__name__}: {str(e)[:200]}），报告 .docx 和汇总表不受影响"]
 
 
