@@ -300,26 +300,17 @@ def test_a_worker_that_dies_marks_only_its_workbook_unreadable(tmp_path, monkeyp
 
 
 def test_a_panic_in_the_reader_marks_only_its_workbook(tmp_path, monkeypatch):
+    """process_file (what a worker runs) turns a pyo3 PanicException (a BaseException) into unreadable."""
     from toolkit import batch, validate
 
     class PanicLike(BaseException):  # what pyo3 raises for a Rust panic in python-calamine
         pass
 
-    real = validate.check_file
-
     def check_file(path, rel, scheme=None):  # type: ignore[no-untyped-def]
-        if rel == "bad.xlsx":
-            raise PanicLike("index out of bounds")
-        return real(path, rel, scheme)
+        raise PanicLike("index out of bounds")
 
     monkeypatch.setattr(validate, "check_file", check_file)
-    inbox = tmp_path / "in"
-    inbox.mkdir()
-    write_unit(inbox / "bad.xlsx", load_seed())
-    data = load_seed()
-    data.update(unit_code="412777", unit_name="江华瑶族自治县另一单位")
-    write_unit(inbox / "good.xlsx", data)
-    res = batch.run(inbox, tmp_path / "out", jobs=1)
-    status = {u["file"]: (u["status"], u["problems"][0]["code"] if u["problems"] else None) for u in res.units}
-    assert status["bad.xlsx"] == ("unreadable", "worker_crash")
-    assert status["good.xlsx"][0] == "ok"
+    write_unit(tmp_path / "bad.xlsx", load_seed())
+    o = batch.process_file(str(tmp_path / "bad.xlsx"), "bad.xlsx", None, str(tmp_path / "out"), 0)
+    assert o.entry["status"] == "unreadable" and o.entry["problems"][0]["code"] == "worker_crash"
+    assert "PanicLike" in o.entry["problems"][0]["message"]

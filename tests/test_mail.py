@@ -50,8 +50,11 @@ class Collector:
 
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
-    drops: int = 0  # close the connection instead of accepting the next n messages
+    drops: int = 0  # close the connection after the next n messages' text (outcome unknown to the client)
+    drops_at_mail: int = 0  # close the connection at the next n MAIL FROM (nothing handed over yet)
     connections: int = 0
+    datas: int = 0  # message texts received, kept or not
+    on_data: Any = None  # called with no argument when a message text arrives
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
         self.connections += 1
@@ -64,7 +67,19 @@ class Collector:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any) -> str:
+        if self.drops_at_mail:
+            self.drops_at_mail -= 1
+            server.transport.close()
+            return "421 bye"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.datas += 1
+        if self.on_data:
+            self.on_data()
         if self.drops:
             self.drops -= 1
             server.transport.close()
@@ -365,7 +380,7 @@ def test_second_run_sends_nothing_resend_sends_again_and_changes_go_out(good_out
     mail.send_all(good_out, opts(smtp_server.port))
     assert len(handler.messages) == 2
     log = good_out / "mail" / "sent.jsonl"
-    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
+    entries = [e for x in log.read_text(encoding="utf-8").splitlines() if (e := json.loads(x))["state"] == "sent"]
     assert [(e["unit"], e["to"], e["status"]) for e in entries] == [
         ("412001/2023", "zwfwzx@example.com", "ok"), ("412002/2023", "jyj@example.com", "invalid")]
     assert all(e["message_id"] and len(e["hash"]) == 64 and e["file"] for e in entries)
@@ -389,7 +404,8 @@ def test_second_run_sends_nothing_resend_sends_again_and_changes_go_out(good_out
     new = email.message_from_bytes(handler.messages[-1][2], policy=policy.default)
     assert new["Subject"] == "【绩效自评结果】县教育局2023年度部门整体支出绩效自评报告"
     assert isinstance(new, EmailMessage) and "88.5 分" in body(new)
-    assert len(log.read_text(encoding="utf-8").splitlines()) == 5
+    states = [json.loads(x)["state"] for x in log.read_text(encoding="utf-8").splitlines()]
+    assert states == ["attempt", "sent"] * 5  # each message: its attempt logged first, then the outcome
 
 
 def test_a_changed_report_file_is_sent_again(good_out: Path, smtp_server: Server) -> None:
@@ -405,8 +421,8 @@ def test_a_refused_recipient_fails_only_that_unit(good_out: Path, smtp_server: S
     result = mail.send_all(good_out, opts(smtp_server.port))
     assert not result.all_sent and result.count("sent") == 1
     assert any(ln.startswith("失败") and "jyj@example.com" in ln and "550" in ln for ln in result.lines())
-    log = (good_out / "mail" / "sent.jsonl").read_text(encoding="utf-8")
-    assert "jyj@example.com" not in log
+    log = [json.loads(x) for x in (good_out / "mail" / "sent.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [e["state"] for e in log if e["to"] == "jyj@example.com"] == ["attempt", "failed"]
     # once the address works again, only the refused one is sent
     smtp_server.handler.refuse.clear()
     again = mail.send_all(good_out, opts(smtp_server.port))
@@ -414,7 +430,7 @@ def test_a_refused_recipient_fails_only_that_unit(good_out: Path, smtp_server: S
 
 
 def test_reconnects_once_when_the_server_drops_the_connection(good_out: Path, smtp_server: Server) -> None:
-    smtp_server.handler.drops = 1
+    smtp_server.handler.drops_at_mail = 1  # before the message text: safe to send again
     result = mail.send_all(good_out, opts(smtp_server.port))
     assert result.all_sent and result.count("sent") == 2
     assert len(smtp_server.handler.messages) == 2 and smtp_server.handler.connections == 2
@@ -422,14 +438,43 @@ def test_reconnects_once_when_the_server_drops_the_connection(good_out: Path, sm
 
 def test_a_connection_lost_twice_stops_the_run_and_a_rerun_resumes(good_out: Path, smtp_server: Server) -> None:
     mail.send_all(good_out, opts(smtp_server.port, resend=True))  # both sent and logged …
-    (good_out / "mail" / "sent.jsonl").write_text(  # … then pretend only the first was
-        (good_out / "mail" / "sent.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n{\"unit\": \"cut",
+    (good_out / "mail" / "sent.jsonl").write_text(  # … then pretend only the first was (attempt + sent)
+        "\n".join((good_out / "mail" / "sent.jsonl").read_text(encoding="utf-8").splitlines()[:2]) + "\n{\"unit\": \"cut",
         encoding="utf-8")
-    smtp_server.handler.drops = 2
+    smtp_server.handler.drops_at_mail = 2
     with pytest.raises(mail.MailUsageError, match="连接中断.*已发送 0 封"):
         mail.send_all(good_out, opts(smtp_server.port))
     result = mail.send_all(good_out, opts(smtp_server.port))
     assert result.count("skipped") == 1 and result.count("sent") == 1
+
+
+def test_a_line_dropped_after_data_is_not_sent_twice(good_out: Path, smtp_server: Server) -> None:
+    log = good_out / "mail" / "sent.jsonl"
+    at_data: list[list[str]] = []
+    smtp_server.handler.on_data = lambda: at_data.append(
+        [json.loads(ln)["state"] for ln in log.read_text(encoding="utf-8").splitlines()])
+    smtp_server.handler.drops = 1  # the server has the first message's text, then the line drops
+    result = mail.send_all(good_out, opts(smtp_server.port))
+    assert smtp_server.handler.datas == 2 and smtp_server.handler.connections == 2  # no blind resend
+    assert at_data[0] == ["attempt"]  # recorded before the message went out
+    assert [u.state for u in result.units] == ["unknown", "sent"] and not result.all_sent
+    line = result.lines()[0]
+    assert line.startswith("结果未知：") and "可能已发送，请向收件人核实；确认未收到后用 --resend 重发" in line
+    assert "结果未知 1 封" in result.tally()
+    assert [json.loads(ln)["state"] for ln in log.read_text(encoding="utf-8").splitlines()] == [
+        "attempt", "unknown", "attempt", "sent"]
+    # a rerun does not resend it either; --resend does, once
+    again = mail.send_all(good_out, opts(smtp_server.port))
+    assert [u.state for u in again.units] == ["unknown", "skipped"] and smtp_server.handler.datas == 2
+    forced = mail.send_all(good_out, opts(smtp_server.port, resend=True))
+    assert [u.state for u in forced.units] == ["sent", "sent"] and smtp_server.handler.datas == 4
+    assert [u.state for u in mail.send_all(good_out, opts(smtp_server.port)).units] == ["skipped", "skipped"]
+
+
+def test_cli_unknown_outcome_exits_1(good_out: Path, smtp_server: Server) -> None:
+    smtp_server.handler.drops = 1
+    r = _cli(good_out, smtp_server.port)
+    assert r.exit_code == 1 and "结果未知" in r.output and "--resend 重发" in r.output
 
 
 def test_dry_run_writes_eml_and_connects_to_nothing(good_out: Path, mixed_out: Path) -> None:

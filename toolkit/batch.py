@@ -1,25 +1,24 @@
 """A folder of workbooks → reports, returned workbooks, 汇总表.xlsx and results.json.
 
-Phase 1 (worker processes, spawn-safe): every workbook is read, validated and scored; a valid
-unit's report is written to a ``.part`` staging file, an invalid unit's returned workbook is
-written under its final name. Phase 2 (main process): duplicates of the same unit and year are
-found across the folder; staging reports are renamed into place (or dropped for duplicates);
-the summary workbook and results.json are written last. Every output is written atomically, and a
-rerun after a crash (or kill -9) simply redoes the work.
+Phase 1 (worker processes, see workers.py; every read happens there, even with one job, so a
+reader abort costs one file): every workbook is read, validated and scored; its report or
+returned workbook is written to ``OUT/.staging/``. Phase 2 (main process): duplicates of the same
+unit and year are found across the folder (their returned workbooks are made by the workers);
+staged documents are moved to their final names, never over a file the tool did not write
+(outputs.py); optional steps (PDF) run guarded; the summary workbook and results.json (with every
+output's sha256) are written last. One run at a time holds ``OUT/.jixiao.lock``. Every output is
+written atomically, and a rerun after a crash (or kill -9) simply redoes the work.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
+import errno
 import json
-import multiprocessing as mp
 import os
-import re
 import shutil
-import subprocess
-import tempfile
 import textwrap
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,15 +27,23 @@ from pathlib import Path
 from typing import Any, overload
 
 from . import atomic
+from .atomic import DiskFull, OutLocked, OutputError, OutsideOut
 from .messages import problem
 from .model import Problem
+from .names import safe_file_stem
+from .outputs import Outputs, previous_outputs
+from .pdf import SOFFICE_HINT, make_pdfs, normalize_pdf, soffice_path
 from .schemes import DEFAULT_SCHEME, Scheme, load_scheme
+from .workers import Crashed, Pool
 
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "汇总表.xlsx"
 REPORTS_DIR = "reports"
 RETURNED_DIR = "returned"
 STAGING_DIR = ".staging"
+
+__all__ = ["DiskFull", "OutLocked", "OutputError", "OutsideOut", "RunResult", "SOFFICE_HINT", "UnitOutcome",
+           "UnitStore", "check_paths", "normalize_pdf", "process_file", "run", "soffice_path"]
 
 
 # --------------------------------------------------------------------------- results
@@ -91,11 +98,33 @@ def returned_rel(rel: str) -> str:
 
 
 # --------------------------------------------------------------------------- one workbook (worker)
+def _fault(rel: str) -> str | None:
+    """Tests only: ``JIXIAO_FAULT_INJECT="a.xlsx,b.xlsx=slow"`` → what to do for ``rel``
+    (exit: the worker dies; abort: SIGABRT like a reader abort; sleepN: sleep N s (default 60)
+    first; enospc: writing its documents fails with a full disk; enospc-return: the same when
+    phase 2 writes a duplicate's returned workbook)."""
+    spec = os.environ.get("JIXIAO_FAULT_INJECT")
+    if not spec:
+        return None
+    for item in spec.split(","):
+        name, _, mode = item.partition("=")
+        if name == rel:
+            return mode or "exit"
+    return None
+
+
 def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | None, index: int) -> UnitOutcome:
     """Read, validate, score one workbook and write its documents. Never raises."""
-    if os.environ.get("JIXIAO_FAULT_INJECT") == rel:  # tests: kill this worker outright
+    fault = _fault(rel)
+    if fault == "exit":
         os._exit(70)
+    elif fault == "abort":
+        os.abort()
+    elif fault is not None and fault.startswith("sleep"):
+        time.sleep(float(fault[5:] or 60))
     try:
+        if fault == "enospc":
+            raise OSError(28, "No space left on device", out_dir)
         return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -103,6 +132,9 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
         # (BaseException: a panic inside python-calamine's Rust code arrives as pyo3's
         # PanicException, which is not an Exception)
         entry = _unit_entry(rel, "unreadable", None)
+        if atomic.is_disk_full(e):  # not this file's fault: the run stops (phase 2 raises DiskFull)
+            entry["_disk_full"] = True
+            return UnitOutcome(entry)
         detail = f"{type(e).__name__}: {e}"[:300]
         entry["problems"] = [problem("worker_crash", detail=detail).as_dict()]
         if os.environ.get("JIXIAO_DEBUG"):
@@ -145,13 +177,39 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
 
         data = report.build_report(check.scheme, sub, card)
         staging = f"{STAGING_DIR}/{index:06d}.docx"
-        atomic.write_bytes(out / staging, data)
+        atomic.write_bytes(atomic.inside(out, staging), data)
         return UnitOutcome(entry, staging=staging, report_name=report.report_file_name(sub))
     if status == "invalid" and check.raw is not None:
+        staging = f"{STAGING_DIR}/{index:06d}.xlsx"
         _write_returned(check.scheme, check.raw, [Problem(**_problem_kwargs(p)) for p in entry["problems"]],
-                        out / returned_rel(rel))
-        entry["returned"] = returned_rel(rel)
+                        atomic.inside(out, staging))
+        return UnitOutcome(entry, staging=staging)
     return UnitOutcome(entry)
+
+
+def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index: int,
+                problems: list[dict[str, Any]]) -> str | None:
+    """Phase 2 (in a worker): the returned workbook of a unit that became invalid (a duplicate),
+    staged; its staging path relative to OUT, or None."""
+    from . import validate
+
+    try:
+        if _fault(rel) == "enospc-return":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out_dir)
+        scheme = load_scheme(scheme_ref) if scheme_ref else None
+        check = validate.check_file(Path(path), rel, scheme)
+        if check.raw is None:
+            return None
+        staging = f"{STAGING_DIR}/{index:06d}.xlsx"
+        _write_returned(check.scheme, check.raw, [Problem(**_problem_kwargs(p)) for p in problems],
+                        atomic.inside(Path(out_dir), staging))
+        return staging
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        if atomic.is_disk_full(e):
+            raise  # the pool hands it back; phase 2 stops the run with DiskFull
+        return None
 
 
 def _problem_kwargs(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,6 +273,7 @@ class RunResult:
     units: Sequence[dict[str, Any]]
     scheme_id: str
     notices: list[str] = field(default_factory=list)
+    outputs: list[dict[str, Any]] | None = None  # run only: every file written, with its sha256
 
     @property
     def counts(self) -> dict[str, int]:
@@ -235,21 +294,28 @@ class RunResult:
                 f"无法读取 {c['unreadable']} 份；平均分 {mean}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scheme": self.scheme_id, "units": [_public(u) for u in self.units]}
+        d: dict[str, Any] = {"scheme": self.scheme_id, "units": [_public(u) for u in self.units]}
+        if self.outputs is not None:
+            d["outputs"] = self.outputs
+        return d
 
     def write_json(self, path: Path) -> None:
         """results.json, streamed one unit at a time; the same bytes as ``json.dump(indent=2)``."""
         with atomic.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write('{\n  "scheme": ' + json.dumps(self.scheme_id, ensure_ascii=False) + ',\n  "units": ')
             if not len(self.units):
-                fh.write("[]\n}\n")
-                return
-            fh.write("[\n")
-            for i, u in enumerate(self.units):
-                if i:
-                    fh.write(",\n")
-                fh.write(textwrap.indent(json.dumps(_public(u), ensure_ascii=False, indent=2), "    "))
-            fh.write("\n  ]\n}\n")
+                fh.write("[]")
+            else:
+                fh.write("[\n")
+                for i, u in enumerate(self.units):
+                    if i:
+                        fh.write(",\n")
+                    fh.write(textwrap.indent(json.dumps(_public(u), ensure_ascii=False, indent=2), "    "))
+                fh.write("\n  ]")
+            if self.outputs is not None:
+                fh.write(',\n  "outputs": ' + textwrap.indent(
+                    json.dumps(self.outputs, ensure_ascii=False, indent=2), "  ")[2:])
+            fh.write("\n}\n")
 
     # `jixiao check` rendering
     def lines(self) -> Iterator[str]:
@@ -283,64 +349,50 @@ def _scheme_ref(scheme: Scheme | None) -> str | None:
     return None if scheme is None else (scheme.ref or scheme.id)
 
 
-def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, jobs: int,
+def _crashed(rel: str, c: Crashed, detail: str | None = None) -> UnitOutcome:
+    entry = _unit_entry(rel, "unreadable", None)
+    code = c.exitcode
+    why = detail or ("进程消失" if code is None else (f"被系统信号 {-code} 终止" if code < 0 else f"退出码 {code}"))
+    entry["problems"] = [problem("worker_crash", detail=f"处理进程异常退出（{why}）").as_dict()]
+    return UnitOutcome(entry)
+
+
+def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, pool: Pool,
                    progress: bool) -> Iterator[tuple[int, UnitOutcome]]:
-    """(file index, outcome) in completion order."""
+    """(file index, outcome) in completion order; every read happens in a worker process."""
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), unit="份", desc="处理", leave=False, dynamic_ncols=True)
     try:
-        if jobs <= 1 or len(files) <= 1:
-            for i, (p, rel) in enumerate(files):
-                yield i, process_file(str(p), rel, scheme_ref, str(out) if out else None, i)
-                if bar:
-                    bar.update()
-            return
-        ctx = mp.get_context("spawn")
-        retry: list[int] = []
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futs = {pool.submit(process_file, str(p), rel, scheme_ref, str(out) if out else None, i): i
-                    for i, (p, rel) in enumerate(files)}
-            for fut in cf.as_completed(futs):
-                i = futs.pop(fut)
-                try:
-                    yield i, fut.result()
-                except Exception:  # the worker process died (BrokenProcessPool): retry alone
-                    retry.append(i)
-                if bar:
-                    bar.update()
-        for i in sorted(retry):
-            yield i, _isolated(files[i], scheme_ref, out, i, ctx)
+        tasks = ((i, process_file, (str(p), rel, scheme_ref, str(out) if out else None, i))
+                 for i, (p, rel) in enumerate(files))
+        for i, result in pool.map(tasks):
+            if isinstance(result, Crashed):
+                result = _crashed(files[i][1], result)
+            elif isinstance(result, BaseException):  # process_file never raises; be safe anyway
+                result = _crashed(files[i][1], Crashed(None), f"{type(result).__name__}: {result}")
+            yield i, result
+            if bar:
+                bar.update()
     finally:
         if bar:
             bar.close()
-
-
-def _isolated(item: tuple[Path, str], scheme_ref: str | None, out: Path | None, i: int,
-              ctx: Any) -> UnitOutcome:
-    """Run one workbook in a fresh process; if that process dies too, the file is unreadable."""
-    p, rel = item
-    try:
-        with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            return pool.submit(process_file, str(p), rel, scheme_ref, str(out) if out else None, i).result()
-    except Exception as e:
-        entry = _unit_entry(rel, "unreadable", None)
-        entry["problems"] = [problem("worker_crash", detail=f"处理进程异常退出（{type(e).__name__}）").as_dict()]
-        return UnitOutcome(entry)
 
 
 def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, jobs: int,
+def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, pool: Pool,
              progress: bool) -> UnitStore:
     """Phase 1 into a UnitStore in file order, then the duplicate rule across all of them."""
     encoded: list[bytes | None] = [None] * len(files)
-    for i, o in _iter_outcomes(files, scheme_ref, out, jobs, progress):
+    for i, o in _iter_outcomes(files, scheme_ref, out, pool, progress):
         e = o.entry
+        if e.get("_disk_full") and out is not None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))  # run() → DiskFull
         e["_staging"], e["_report_name"] = o.staging, o.report_name
         encoded[i] = UnitStore._encode(e)
     store = UnitStore()
@@ -369,7 +421,8 @@ def apply_duplicates(store: UnitStore) -> None:
 def check_paths(paths: list[Path], scheme: Scheme | None, jobs: int | None = None) -> RunResult:
     """Validate (and score, for note checks) without writing anything."""
     files = discover(paths)
-    units = _collect(files, _scheme_ref(scheme), None, jobs or 1, progress=False)
+    with Pool(min(jobs or 1, max(1, len(files)))) as pool:
+        units = _collect(files, _scheme_ref(scheme), None, pool, progress=False)
     return RunResult(units=units, scheme_id=scheme.id if scheme else _main_scheme(units))
 
 
@@ -379,149 +432,124 @@ def _main_scheme(units: Sequence[Mapping[str, Any]]) -> str:
 
 
 def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | None = None, pdf: bool = False,
-        progress: bool = False) -> RunResult:
-    """The main job (``jixiao run``)."""
-    out.mkdir(parents=True, exist_ok=True)
-    atomic.remove_leftover_parts(out)
-    shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
-    files = discover([inbox])
-    # never read our own outputs when OUT lies inside INBOX (or is INBOX itself)
+        progress: bool = False, overwrite: bool = False) -> RunResult:
+    """The main job (``jixiao run``). Raises OutputError (OutLocked, DiskFull, OutsideOut)."""
+    files = _inputs(inbox, out)
+    needed = space_needed(files)
+    atomic.ensure_space(out, needed)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic.OutLock(out, "run"):
+            try:
+                return _run(files, out, scheme, jobs, pdf, progress, overwrite)
+            finally:
+                shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+    except OSError as e:
+        if atomic.is_disk_full(e):
+            raise DiskFull(out, needed) from None
+        raise
+
+
+def _remove_leftover_parts(out: Path) -> None:
+    """``.<name>.part`` files a killed run left, only where a run writes (OUT may be INBOX too)."""
+    for p in out.glob(f".*{atomic.PART_SUFFIX}"):
+        if p.is_file():
+            p.unlink()
+    for d in (REPORTS_DIR, RETURNED_DIR, STAGING_DIR):
+        atomic.remove_leftover_parts(out / d)
+
+
+def _inputs(inbox: Path, out: Path) -> list[tuple[Path, str]]:
+    """The workbooks of INBOX, never our own outputs when OUT lies inside INBOX (or is INBOX)."""
     own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
     summary_path = (out / SUMMARY_FILE).resolve()
-    files = [(p, rel) for p, rel in files
-             if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
-    units = _collect(files, _scheme_ref(scheme), out, jobs or default_jobs(), progress)
+    return [(p, rel) for p, rel in discover([inbox])
+            if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
+
+
+REPORT_BYTES = 64 * 1024  # a report is ~30 KB; a returned workbook about its input's size
+
+
+def space_needed(files: Sequence[tuple[Path, str]]) -> int:
+    """A generous estimate of what a run writes: documents, 汇总表 and results.json."""
+    total = 1024 * 1024
+    for p, _ in files:
+        try:
+            total += min(p.stat().st_size, 10 * 1024 * 1024) + REPORT_BYTES
+        except OSError:
+            total += REPORT_BYTES
+    return total
+
+
+def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: int | None, pdf: bool,
+         progress: bool, overwrite: bool) -> RunResult:
+    _remove_leftover_parts(out)
+    shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
+    outputs = Outputs(out, previous_outputs(out / RESULTS_FILE), overwrite=overwrite)
+    ref = _scheme_ref(scheme)
+    with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
+        units = _collect(files, ref, out, pool, progress)
+        _return_duplicates(units, files, ref, out, pool)
+
+    _place(units, out, outputs)
     notices: list[str] = []
-
-    used_names: set[str] = set()
-    for i in range(len(units)):
-        u = units[i]
-        staging = u.pop("_staging", None)
-        report_name = u.pop("_report_name", None)
-        if staging is not None:
-            src = out / staging
-            if u["status"] != "ok":  # became invalid in phase 2 (duplicate): no report; return it instead
-                src.unlink(missing_ok=True)
-                _return_after_phase2(u, inbox, scheme, out)
-            else:
-                name = report_name or f"{u['file']}.docx"
-                if name in used_names:  # two different units with the same name and year: keep both
-                    stem = name[: -len(".docx")]
-                    name = f"{stem}（{u.get('unit_code') or Path(u['file']).stem}）.docx"
-                used_names.add(name)
-                dest = out / REPORTS_DIR / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(src, dest)
-                u["report"] = f"{REPORTS_DIR}/{name}"
-        units[i] = u
-
     if pdf:
-        notices.extend(_make_pdfs(out, [u["report"] for u in units if u["report"]]))
-    _remove_stale(out, units, pdf)
+        notices.extend(make_pdfs(out, [u["report"] for u in units if u["report"]], outputs))
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
 
     scheme_id = scheme.id if scheme else _main_scheme(units)
-    result = RunResult(units=units, scheme_id=scheme_id, notices=notices)
     from . import summary
 
     summary.write_summary({"scheme": scheme_id, "units": units.public()}, scheme or load_scheme(scheme_id),
                           out / SUMMARY_FILE)
+    outputs.record(SUMMARY_FILE)
+    outputs.remove_stale()
+    result = RunResult(units=units, scheme_id=scheme_id, notices=notices + outputs.notices,
+                       outputs=outputs.as_list())
     result.write_json(out / RESULTS_FILE)
     return result
 
 
-def _return_after_phase2(u: dict[str, Any], inbox: Path, scheme: Scheme | None, out: Path) -> None:
-    from . import validate
+def _return_duplicates(units: UnitStore, files: list[tuple[Path, str]], ref: str | None, out: Path,
+                       pool: Pool) -> None:
+    """Units that became invalid in phase 2 (duplicates): drop the staged report, stage a returned workbook."""
+    redo: dict[int, dict[str, Any]] = {}
+    for i in range(len(units)):
+        u = units[i]
+        if u["status"] != "ok" and str(u.get("_staging") or "").endswith(".docx"):
+            atomic.inside(out, u["_staging"]).unlink(missing_ok=True)
+            u["_staging"] = u["_report_name"] = None
+            redo[i] = u
+    tasks = ((i, return_file, (str(files[i][0]), u["file"], ref, str(out), i, u["problems"]))
+             for i, u in redo.items())
+    for i, staged in pool.map(tasks):
+        if isinstance(staged, OSError) and atomic.is_disk_full(staged):
+            raise staged
+        if isinstance(staged, str):
+            redo[i]["_staging"] = staged
+    for i, u in redo.items():
+        units[i] = u
 
-    check = validate.check_file(inbox / u["file"], u["file"], scheme)
-    if check.raw is None:
-        return
-    _write_returned(check.scheme, check.raw, [Problem(**_problem_kwargs(p)) for p in u["problems"]],
-                    out / returned_rel(u["file"]))
-    u["returned"] = returned_rel(u["file"])
 
-
-def _remove_stale(out: Path, units: Sequence[Mapping[str, Any]], pdf: bool) -> None:
-    """Reports and returned workbooks of an earlier run that this run did not produce are removed,
-    so OUT always reflects the latest run (the officer reruns after corrections)."""
-    keep = {u["report"] for u in units if u["report"]} | {u["returned"] for u in units if u["returned"]}
-    if pdf:
-        keep |= {r[: -len(".docx")] + ".pdf" for r in keep if r.endswith(".docx")}
-    for sub, exts in ((REPORTS_DIR, (".docx", ".pdf")), (RETURNED_DIR, (".xlsx",))):
-        base = out / sub
-        if not base.is_dir():
+def _place(units: UnitStore, out: Path, outputs: Outputs) -> None:
+    """Staged documents → their final names (never over a file that is not ours, see outputs.py)."""
+    used: set[str] = set()
+    for i in range(len(units)):
+        u = units[i]
+        staging = u.pop("_staging", None)
+        report_name = u.pop("_report_name", None)
+        if staging is None:
             continue
-        for p in base.rglob("*"):
-            if p.is_file() and p.suffix.lower() in exts and p.relative_to(out).as_posix() not in keep:
-                p.unlink()
-
-
-# --------------------------------------------------------------------------- PDF (LibreOffice)
-SOFFICE_HINT = ("未找到 LibreOffice（soffice），未生成 PDF。安装方法：Windows/macOS 从 libreoffice.org 下载安装；"
-                "Debian/Ubuntu：sudo apt-get install libreoffice-writer-nogui fonts-noto-cjk")
-
-
-def soffice_path() -> str | None:
-    """LibreOffice's soffice: on PATH, or where the Windows/macOS installers put it."""
-    found = shutil.which("soffice") or shutil.which("libreoffice")
-    if found:
-        return found
-    candidates = [Path(os.environ.get(v, "")) / "LibreOffice" / "program" / "soffice.exe"
-                  for v in ("ProgramFiles", "ProgramFiles(x86)") if os.environ.get(v)]
-    candidates.append(Path("/Applications/LibreOffice.app/Contents/MacOS/soffice"))
-    return next((str(c) for c in candidates if c.is_file()), None)
-
-
-def _make_pdfs(out: Path, reports: list[str]) -> list[str]:
-    exe = soffice_path()
-    if exe is None:
-        return [SOFFICE_HINT]
-    if not reports:
-        return []
-    with tempfile.TemporaryDirectory(prefix=".pdf-", dir=out) as tmp:
-        profile = Path(tmp) / "profile"
-        conv = Path(tmp) / "pdf"
-        conv.mkdir()
-        # convert in chunks: one soffice start is the expensive part
-        for i in range(0, len(reports), 200):
-            chunk = [str(out / r) for r in reports[i:i + 200]]
-            subprocess.run([exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-                            "--convert-to", "pdf", "--outdir", str(conv), *chunk],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
-        missing = []
-        for r in reports:
-            produced = conv / (Path(r).stem + ".pdf")
-            if not produced.exists():
-                missing.append(r)
-                continue
-            atomic.write_bytes(out / (r[: -len(".docx")] + ".pdf"), normalize_pdf(produced.read_bytes()))
-    return [f"PDF 生成失败：{m}" for m in missing]
-
-
-_PDF_DATE = re.compile(rb"/(CreationDate|ModDate)\s*\(D:[^)]*\)")
-_PDF_ID = re.compile(rb"/ID\s*\[\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*\]")
-_PDF_CHECKSUM = re.compile(rb"/DocChecksum\s*/([0-9A-Fa-f]+)")
-_XMP_DATE = re.compile(rb"<(xmp:CreateDate|xmp:ModifyDate|xmp:MetadataDate)>[^<]*</\1>")
-
-
-def normalize_pdf(data: bytes) -> bytes:
-    """Make LibreOffice's PDF repeatable: fixed dates and document ID, same byte lengths (xref stays valid)."""
-
-    def same_len_date(m: re.Match[bytes]) -> bytes:
-        whole = m.group(0)
-        start = whole.index(b"(D:") + 3
-        inner = whole[start:-1]
-        fixed = (b"20000101000000" + b"Z" * len(inner))[: len(inner)]
-        return whole[:start] + fixed + b")"
-
-    data = _PDF_DATE.sub(same_len_date, data)
-    data = _PDF_CHECKSUM.sub(lambda m: m.group(0).replace(m.group(1), b"0" * len(m.group(1))), data)
-    data = _PDF_ID.sub(lambda m: m.group(0).replace(m.group(1), b"0" * len(m.group(1)))
-                       .replace(m.group(2), b"0" * len(m.group(2))), data)
-
-    def xmp(m: re.Match[bytes]) -> bytes:
-        tag = m.group(1)
-        inner_len = len(m.group(0)) - 2 * len(tag) - 5
-        return b"<" + tag + b">" + (b"2000-01-01T00:00:00" + b" " * inner_len)[:inner_len] + b"</" + tag + b">"
-
-    return _XMP_DATE.sub(xmp, data)
+        src = atomic.inside(out, staging)
+        if staging.endswith(".docx"):
+            name = report_name or safe_file_stem(Path(u["file"]).stem, suffix=".docx")
+            tag = safe_file_stem(u.get("unit_code") or Path(u["file"]).stem, 40)
+            base, n = name[: -len(".docx")], 1
+            while name in used:  # two different units with the same name and year: keep both
+                name = safe_file_stem(f"{base}（{tag}{'' if n == 1 else n}）", 200, suffix=".docx")
+                n += 1
+            used.add(name)
+            u["report"] = outputs.place(src, f"{REPORTS_DIR}/{name}")
+        else:
+            u["returned"] = outputs.place(src, returned_rel(u["file"]))
+        units[i] = u

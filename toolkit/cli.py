@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -15,21 +16,41 @@ import click
 
 from .schemes import SchemeError, builtin_ids, load_scheme
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+INTERRUPTED = "已中断（Ctrl-C）：未写完的文件已丢弃，已有的结果未改动；重新运行同一命令即可完成。"
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """One console line per problem: pasted line breaks and control characters become a space."""
+    return _BREAKS.sub(" ", text)
 
 
 class _Group(click.Group):
     """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from .atomic import DiskFull, OutputError, is_disk_full
+        from .workers import WorkerStartError
+
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException):
             raise
+        except (KeyboardInterrupt, click.Abort):
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (OutputError, WorkerStartError) as e:  # OUT locked/full/path outside it; no worker: exit 2
+            click.echo(f"错误：{e}。", err=True)
+            ctx.exit(EXIT_USAGE)
         except Exception as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            if isinstance(e, PermissionError):
+            if is_disk_full(e):
+                folder = Path(getattr(e, "filename", None) or ".").parent
+                msg = str(DiskFull(folder))
+            elif isinstance(e, PermissionError):
                 msg = f"没有权限写入或文件正被其他程序（如 Excel、WPS）打开：{e.filename or e}，请关闭后重试"
             elif isinstance(e, OSError):
                 msg = f"无法读写文件：{e.strerror or e}（{e.filename or ''}）"
@@ -132,7 +153,7 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         for line in result.lines():
-            click.echo(line)
+            click.echo(one_line(line))
         click.echo(result.check_tally(), err=True)
     ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
 
@@ -144,9 +165,11 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
 @click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认按填报表中的方案）。")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行进程数（默认 CPU 核数）。")
 @click.option("--pdf", is_flag=True, help="同时用 LibreOffice 生成 PDF 版报告（用于结果公开）。")
+@click.option("--overwrite", is_flag=True,
+              help="覆盖输出文件夹中被手工修改过的报告和退回表（默认不覆盖，新文件另存为“…（新）”）。")
 @click.pass_context
 def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | None, jobs: int | None,
-            pdf: bool) -> None:
+            pdf: bool, overwrite: bool) -> None:
     """处理一个文件夹内的全部填报表：校验、评分、生成报告、退回表和汇总表。
 
     \b
@@ -164,10 +187,10 @@ def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | N
     from . import batch
 
     scheme = _scheme_or_usage(scheme_name)
-    result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf,
+    result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf, overwrite=overwrite,
                        progress=sys.stderr.isatty())
     for msg in result.notices:
-        click.echo(msg, err=True)
+        click.echo(one_line(msg), err=True)
     click.echo(result.tally())
     ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
 
@@ -196,17 +219,18 @@ def mail_cmd(ctx: click.Context, out_dir: Path, smtp_host: str, smtp_port: int |
       jixiao mail 结果/ --smtp-host localhost --sender jxg@example.com --dry-run
     """
     from . import mail
+    from .atomic import OutputError
 
     try:
         options = mail.MailOptions(host=smtp_host, port=smtp_port, security=security, user=user, sender=sender,
                                    cc=cc, dry_run=dry_run, resend=resend)
         result = mail.send_all(out_dir, options)
-    except mail.MailUsageError as e:
+    except (mail.MailUsageError, OutputError) as e:
         click.echo(f"错误：{e}", err=True)
         ctx.exit(EXIT_USAGE)
         return
     for line in result.lines():
-        click.echo(line)
+        click.echo(one_line(line))
     click.echo(result.tally(), err=True)
     ctx.exit(EXIT_OK if result.all_sent else EXIT_INVALID)
 

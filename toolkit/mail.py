@@ -20,7 +20,7 @@ import re
 import smtplib
 import ssl
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -34,7 +34,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from . import emails, names
-from .atomic import write_bytes
+from .atomic import OutLock, inside, write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
 MAIL_DIR = "mail"
@@ -55,7 +55,8 @@ _CONTENT_TYPES = {
 # a long MIME type such as the .docx one as an encoded word, which clients don't recognise).
 _POLICY = policy.SMTP.clone(refold_source="none")
 
-State = Literal["sent", "dry_run", "skipped", "failed"]
+State = Literal["sent", "dry_run", "skipped", "failed", "unknown"]
+UNKNOWN_HINT = "可能已发送，请向收件人核实；确认未收到后用 --resend 重发"
 
 
 class MailUsageError(Exception):
@@ -104,6 +105,8 @@ class UnitMail:
             return f"已生成（试运行）：{who} → {self.to}：{self.detail}"
         if self.state == "skipped":
             return f"跳过（已发送过）：{who} → {self.to}"
+        if self.state == "unknown":
+            return f"结果未知：{who} → {self.to}：{self.detail}"
         return f"失败：{who}：{self.detail}"
 
 
@@ -118,7 +121,7 @@ class MailResult:
 
     @property
     def all_sent(self) -> bool:
-        return self.count("failed") == 0
+        return self.count("failed") == 0 and self.count("unknown") == 0
 
     def lines(self) -> list[str]:
         return [f"提示：{n}" for n in self.notices] + [u.line() for u in self.units]
@@ -127,7 +130,9 @@ class MailResult:
         skipped, failed = self.count("skipped"), self.count("failed")
         if self.dry_run:
             return f"邮件（试运行）：生成 {self.count('dry_run')} 封，跳过 {skipped} 封，失败 {failed} 封"
-        return f"邮件：发送 {self.count('sent')} 封，跳过 {skipped} 封，失败 {failed} 封"
+        unknown = self.count("unknown")
+        return (f"邮件：发送 {self.count('sent')} 封，跳过 {skipped} 封，失败 {failed} 封"
+                + (f"，结果未知 {unknown} 封（{UNKNOWN_HINT}）" if unknown else ""))
 
 
 @dataclass(frozen=True)
@@ -464,30 +469,49 @@ def _message(draft: _Draft, sender: Address, cc: Sequence[Address], *, dry_run: 
 
 
 class _SentLog:
+    """``mail/sent.jsonl``: an "attempt" line is written (and fsync'd) before a message goes out, then
+    "sent" or "failed" after; an attempt with no outcome (a crash, a line dropped after DATA) is an
+    unknown outcome, never retried blindly. Lines without "state" (older logs) are "sent"."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.seen: set[tuple[str, str, str]] = set()
+        self.state: dict[tuple[str, str, str], str] = {}
+        self._cut = False  # the last line was cut short by a crash: start a new line
         if path.is_file():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            self._cut = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     e = json.loads(line)
-                    self.seen.add((str(e["unit"]), str(e["hash"]), str(e["to"])))
+                    self.state[(str(e["unit"]), str(e["hash"]), str(e["to"]))] = str(e.get("state", "sent"))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a crash: that send is simply not known
 
-    def has(self, draft: _Draft) -> bool:
-        return (draft.key, draft.content_hash, draft.to.addr_spec) in self.seen
+    @staticmethod
+    def _key(draft: _Draft) -> tuple[str, str, str]:
+        return (draft.key, draft.content_hash, draft.to.addr_spec)
 
-    def add(self, draft: _Draft, message_id: str | None) -> None:
+    def last(self, draft: _Draft) -> str | None:
+        return self.state.get(self._key(draft))
+
+    def has(self, draft: _Draft) -> bool:
+        return self.last(draft) == "sent"
+
+    def pending(self, draft: _Draft) -> bool:
+        """A previous attempt whose outcome is unknown."""
+        return self.last(draft) in ("attempt", "unknown")
+
+    def add(self, draft: _Draft, message_id: str | None, state: str = "sent") -> None:
         entry = {"unit": draft.key, "file": draft.file, "status": draft.status, "to": draft.to.addr_spec,
                  "subject": draft.subject, "hash": draft.content_hash, "message_id": message_id,
-                 "sent_at": datetime.now().astimezone().isoformat(timespec="seconds")}
+                 "state": state, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.write(("\n" if self._cut else "") + json.dumps(entry, ensure_ascii=False) + "\n")
+            self._cut = False
             fh.flush()
             os.fsync(fh.fileno())
-        self.seen.add((draft.key, draft.content_hash, draft.to.addr_spec))
+        self.state[self._key(draft)] = state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +520,56 @@ class _SentLog:
 
 class _Refused(Exception):
     """The server refused this one message (recipient, size, content)."""
+
+
+class _Unknown(Exception):
+    """The line dropped after the message was handed over: it may or may not have been delivered."""
+
+
+class _Dropped(Exception):
+    """The line dropped before the message was handed over: safe to send again."""
+
+
+def _transmit(conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
+    """``SMTP.sendmail`` in steps, so that a drop before the message text (safe to retry) is told
+    apart from a drop after it (the server may have it)."""
+    conn.ehlo_or_helo_if_needed()
+    opts = [f"size={len(data)}"] if conn.does_esmtp and conn.has_extn("size") else []
+    code, resp = conn.mail(sender, opts)
+    if code == 421:
+        raise _Dropped(f"{code} {resp!r}")
+    if code != 250:
+        conn.rset()
+        raise smtplib.SMTPSenderRefused(code, resp, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for rcpt in recipients:
+        code, resp = conn.rcpt(rcpt)
+        if code == 421:
+            raise _Dropped(f"{code} {resp!r}")
+        if code not in (250, 251):
+            refused[rcpt] = (code, resp)
+    if len(refused) == len(recipients):
+        conn.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, resp = conn.docmd("data")
+    if code == 421:
+        raise _Dropped(f"{code} {resp!r}")
+    if code != 354:
+        conn.rset()
+        raise smtplib.SMTPDataError(code, resp)
+    try:  # from here on the server may have the message
+        q = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+        if q[-2:] != b"\r\n":
+            q += b"\r\n"
+        conn.send(q + b".\r\n")
+        code, resp = conn.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as e:
+        raise _Unknown(str(e)) from None
+    if code == 421:
+        raise _Unknown(f"{code} {resp!r}")
+    if code != 250:
+        raise smtplib.SMTPDataError(code, resp)
+    return refused
 
 
 class _Smtp:
@@ -559,8 +633,10 @@ class _Smtp:
             except OSError:
                 pass
 
-    def send(self, sender: str, recipients: list[str], data: bytes) -> dict[str, tuple[int, bytes]]:
-        """Send one message; returns the refused Cc recipients. Raises _Refused or MailUsageError."""
+    def send(self, sender: str, recipients: list[str], data: bytes,
+             before: Callable[[], None] = lambda: None) -> dict[str, tuple[int, bytes]]:
+        """Send one message; returns the refused Cc recipients. Raises _Refused, _Unknown or
+        MailUsageError. ``before`` runs once, connected, before anything of the message is sent."""
         for attempt in (1, 2):
             if self._conn is None:
                 try:
@@ -569,19 +645,28 @@ class _Smtp:
                     if self.sent == 0 and attempt == 1:
                         raise
                     raise MailUsageError(f"{e}。{self._progress()}") from None
+            if attempt == 1:
+                before()
             try:
-                refused = self._conn.sendmail(sender, recipients, data)
+                refused = _transmit(self._conn, sender, recipients, data)
             except smtplib.SMTPRecipientsRefused as e:
                 raise _Refused(self._refusal(e)) from None
+            except _Unknown as e:
+                self._discard(self._conn)
+                self._conn = None
+                raise _Unknown(f"与邮件服务器 {self._where()} 的连接在邮件内容发出后中断（{self._hide(e)}），"
+                               f"{UNKNOWN_HINT}") from None
+            except _Dropped as e:
+                dropped: Exception = e
             except smtplib.SMTPResponseException as e:
                 if e.smtp_code != 421:  # 421 = the server is closing the connection
                     raise _Refused(self._refusal(e)) from None
-                dropped: Exception = e
+                dropped = e
             except smtplib.SMTPServerDisconnected as e:
                 dropped = e
             except smtplib.SMTPException as e:
                 raise _Refused(self._refusal(e)) from None
-            except OSError as e:  # socket errors, timeouts
+            except OSError as e:  # socket errors, timeouts before the message text was sent
                 dropped = e
             else:
                 self.sent += 1
@@ -641,8 +726,12 @@ def send_all(out_dir: Path, options: MailOptions) -> MailResult:
         password = os.environ.get(PASSWORD_ENV)
         if not password:
             raise MailUsageError(f"使用 --user 登录时，请先在环境变量 {PASSWORD_ENV} 中设置密码")
-    units = _load_results(out_dir)
+    with OutLock(out_dir, "mail"):  # a run rewriting OUT, or another mail, must finish first
+        return _send_units(out_dir, _load_results(out_dir), options, sender, cc, password)
 
+
+def _send_units(out_dir: Path, units: list[Any], options: MailOptions, sender: Address, cc: list[Address],
+                password: str | None) -> MailResult:
     notices: list[str] = []
     if options.user and options.security is None and not options.dry_run:
         notices.append("未使用 --ssl 或 --starttls，登录密码将以明文传输；建议加密连接")
@@ -678,6 +767,8 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
     to = draft.to.addr_spec
     if not options.resend and log.has(draft):
         return UnitMail(label, file, "skipped", to=to)
+    if not options.resend and log.pending(draft):
+        return UnitMail(label, file, "unknown", to=to, detail=f"上次发送时连接中断，{UNKNOWN_HINT}")
     data, message_id = _message(draft, sender, cc, dry_run=options.dry_run)
     if options.dry_run:
         kind = "报告" if draft.status == "ok" else "退回"
@@ -687,13 +778,28 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
             n += 1
             name = f"{stem}_{n}.eml"
         used_names.add(name)
-        write_bytes(out_dir / MAIL_DIR / name, data)
+        write_bytes(inside(out_dir, f"{MAIL_DIR}/{name}"), data)
         return UnitMail(label, file, "dry_run", to=to, detail=f"{MAIL_DIR}/{name}")
+    attempted: list[bool] = []
+
+    def before() -> None:  # logged before sending: a crash or a drop leaves "unknown", never "unsent"
+        log.add(draft, message_id, "attempt")
+        attempted.append(True)
+
     try:
-        refused = smtp.send(sender.addr_spec, list(dict.fromkeys([to, *(c.addr_spec for c in cc)])), data)
+        refused = smtp.send(sender.addr_spec, list(dict.fromkeys([to, *(c.addr_spec for c in cc)])), data, before)
     except _Refused as e:
+        log.add(draft, message_id, "failed")
         return UnitMail(label, file, "failed", to=to, detail=str(e))
+    except _Unknown as e:
+        log.add(draft, message_id, "unknown")
+        return UnitMail(label, file, "unknown", to=to, detail=str(e))
+    except MailUsageError:
+        if attempted:
+            log.add(draft, message_id, "failed")  # the line dropped before the message: not sent
+        raise
     if to in refused:  # only possible when a Cc was accepted
+        log.add(draft, message_id, "failed")
         return UnitMail(label, file, "failed", to=to, detail="邮件服务器拒收该单位的联系邮箱（抄送已送达），请核对联系邮箱")
     log.add(draft, message_id)
     note = f"抄送被拒收：{'、'.join(refused)}" if refused else ""
