@@ -73,17 +73,6 @@ VALUES: dict[str, Value] = {
 # Magnitudes no budget unit can have: in a numeric cell they must be a message naming the cell.
 ABSURD = {"huge_1e999999", "huge_1e26", "negative_1e300", "huge_as_text"}
 
-# Known failures on this branch (other helpers are fixing the reader and the magnitudes, issue 11
-# items 2, 3 and 6). strict=False: the marks go stale harmlessly once those fixes land.
-KNOWN: dict[str, str] = {
-    "huge_1e26": "normalize.round_money raises InvalidOperation for 1E+26 in money cells (收支情况!C15); "
-                 "1E+26 in 编制数/实有人数/内设机构数/面积 is accepted (issue 11 items 6, 2)",
-    "negative_1e300": "-1E+300 in 收支情况!C7 (追加预算, money_signed) raises InvalidOperation (issue 11 item 6)",
-    "huge_as_text": "text 1E+999999 in 基本信息!C7 (评价年度) takes over 5 s; in money cells InvalidOperation; "
-                    "in 面积 accepted (issue 11 items 2, 6)",
-}
-
-
 # --------------------------------------------------------------------------- the workbook and its targets
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Target]]:
@@ -244,8 +233,7 @@ def _cases(value_class: str, targets: list[Target]) -> list[Target]:
 
 
 def _params() -> list[Any]:
-    return [pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=KNOWN[c])) if c in KNOWN else c
-            for c in VALUES]
+    return list(VALUES)
 
 
 @pytest.mark.parametrize("value_class", _params())
