@@ -228,6 +228,9 @@ def test_yuan_message_gives_the_wan_value(seed_raw):
     ({"internal_unit_count": 2, "internal_units": "办公室和业务指导股"}, None, None),
     ({"functions": "履行职能。" * 1800}, None, "text_too_long"),
     ({"functions": "履行职能。" * 200}, None, None),
+    # pasted from a PDF: hard breaks mid-sentence are joined in the report, and the clerk is told
+    ({"functions": "负责全县政务服务的统筹协调和\n监督管理工作，推进审批制度\n改革。"}, None, "line_break_mid_sentence"),
+    ({"functions": "一、负责统筹协调。\n二、负责监督管理：\n1.审批改革；\n2.信息公开。"}, None, None),
 ])
 def test_suspicious_values_are_warnings(tmp_path, values, meta_year, code):
     p = B.build(tmp_path / "w.xlsx", values, meta={"fiscal_year": meta_year} if meta_year else None)
@@ -367,3 +370,14 @@ def test_every_message_is_one_clean_chinese_line(code):
     assert "\n" not in text and "\r" not in text
     assert "None" not in text and "00:00:00" not in text and "{" not in text
     assert not [w for w in ("Error", "Exception", "Traceback", "nan", "inf") if w in text]
+
+
+def test_rows_past_the_table_limit_are_an_error_naming_the_first_unread_row(tmp_path):
+    rows = [{"problems": f"问题{i}"} for i in range(F.MAX_TABLE_ROWS + 3)]
+    p = B.build(tmp_path / "long.xlsx", tables={"problems": rows})
+    c = validate.check_file(p, "long.xlsx")
+    [t] = [x for x in c.problems if x.code == "table_truncated"]
+    assert t.severity == "error" and t.sheet == F.PROBLEMS.sheet
+    rt = c.raw.tables[F.PROBLEMS.name]
+    assert t.cell and int(t.cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) == rt.rows[-1][0] + 1
+    assert str(F.MAX_TABLE_ROWS) in t.message

@@ -264,7 +264,7 @@ def mixed_out(tmp_path: Path) -> Path:
         unit("县财政局.xlsx", report="reports/县财政局2023年度部门整体支出绩效自评报告.docx"),  # no e-mail
         unit("县林业局.xlsx", unit_name=EVIL_NAME, contact_email="lyj@example.com", contact_name="王五\nBcc: x@y.com",
              report="reports/县林业局2023年度部门整体支出绩效自评报告.docx"),
-        unit("县水利局.xlsx", contact_email="slj@example.com, evil@x.com",
+        unit("县水利局.xlsx", contact_email="slj@example.com； zhang@example.com",  # two addresses: both get it
              report="reports/县水利局2023年度部门整体支出绩效自评报告.docx"),
         unit("县交通局.xlsx", contact_email="jtj@example.com", report="../secret.docx"),
     ])
@@ -354,18 +354,21 @@ def test_hostile_units_fail_alone_and_nothing_is_injected(mixed_out: Path, smtp_
     result = mail.send_all(mixed_out, opts(smtp_server.port))
 
     assert not result.all_sent
-    assert result.tally() == "邮件：发送 3 封，跳过 0 封，失败 4 封"
+    assert result.tally() == "邮件：发送 4 封，跳过 0 封，失败 3 封"
     lines = result.lines()
     failed = [ln for ln in lines if ln.startswith("失败")]
-    assert len(failed) == 4
+    assert len(failed) == 3
     assert any("坏文件.xlsx" in ln and "无法读取" in ln for ln in failed)
     assert any("县财政局" in ln and "没有填写联系邮箱" in ln for ln in failed)
-    assert any("县水利局" in ln and "不是一个有效的邮箱地址" in ln for ln in failed)
+    assert any("县水利局" in ln and "slj@example.com; zhang@example.com" in ln for ln in lines if ln.startswith("已发送"))
     assert any("县交通局" in ln and "不在输出文件夹内" in ln for ln in failed)
     assert all("\r" not in ln and "\n" not in ln for ln in lines)
 
     recipients = [r for _, rcpts, _ in smtp_server.handler.messages for r in rcpts]
-    assert sorted(recipients) == ["jyj@example.com", "lyj@example.com", "zwfwzx@example.com"]
+    assert sorted(recipients) == ["jyj@example.com", "lyj@example.com", "slj@example.com", "zhang@example.com",
+                                  "zwfwzx@example.com"]
+    both = smtp_server.handler.by_to()["slj@example.com"]
+    assert [a.addr_spec for a in both["To"].addresses] == ["slj@example.com", "zhang@example.com"]
     evil = smtp_server.handler.by_to()["lyj@example.com"]
     assert evil["Bcc"] is None and evil["Cc"] is None
     assert evil["Subject"] == "【绩效自评结果】县林业局 Bcc: evil@x.com2023年度部门整体支出绩效自评报告"
@@ -499,7 +502,7 @@ def test_dry_run_writes_eml_and_connects_to_nothing(good_out: Path, mixed_out: P
 
     # hostile names give safe file names inside OUT/mail
     res = mail.send_all(mixed_out, opts(closed_port, dry_run=True))
-    assert res.count("dry_run") == 3 and res.count("failed") == 4
+    assert res.count("dry_run") == 4 and res.count("failed") == 3
     names = sorted(p.name for p in (mixed_out / "mail").iterdir())
     assert "县林业局 Bcc evil@x.com2023_报告.eml" in names
     assert all("\r" not in n and "\n" not in n and "/" not in n for n in names)
@@ -630,7 +633,7 @@ def test_cli_exit_codes(good_out: Path, mixed_out: Path, smtp_server: Server) ->
     assert r.exit_code == 0 and "跳过（已发送过）" in r.output
 
     r = _cli(mixed_out, smtp_server.port)
-    assert r.exit_code == 1 and "失败 4 封" in r.output
+    assert r.exit_code == 1 and "失败 3 封" in r.output
 
     r = _cli(good_out, smtp_server.port, "--cc", "a@b.com, evil@x.com")
     assert r.exit_code == 2 and "错误：" in r.output and "Traceback" not in r.output

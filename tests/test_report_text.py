@@ -12,10 +12,10 @@ import pytest
 import yaml
 from helpers import ROOT, load_seed, submission_from_data
 
+from toolkit.paste import paragraphs, soft_wrapped_lines
 from toolkit.report import build_report, readback
 from toolkit.report import table as T
 from toolkit.report.narrative import clean_paragraphs, clean_text, terminate
-from toolkit.report.paste import paragraphs, soft_wrapped_lines
 from toolkit.schemes import load_scheme
 from toolkit.scoring import score as score_card
 

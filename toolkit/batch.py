@@ -29,7 +29,7 @@ from typing import Any, overload
 from . import atomic
 from .atomic import DiskFull, OutLocked, OutputError, OutsideOut
 from .messages import problem
-from .model import Problem
+from .model import Problem, problem_sort_key
 from .names import safe_file_stem
 from .outputs import Outputs, previous_outputs
 from .pdf import SOFFICE_HINT, make_pdfs, normalize_pdf, soffice_path
@@ -86,9 +86,10 @@ def _unit_entry(rel: str, status: str, values: Mapping[str, Any] | None) -> dict
     }
 
 
-def _sort_problems(problems: Iterable[Problem]) -> list[Problem]:
-    # errors first, then by sheet order of appearance is kept (stable)
-    return sorted(problems, key=lambda p: 0 if p.severity == "error" else 1)
+def _problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    """In workbook order (sheet, row, column), with params so the text can be re-rendered after the
+    returned workbook moves the cells; ``_public`` drops the params for results.json."""
+    return [p.as_dict(with_params=True) for p in sorted(problems, key=problem_sort_key)]
 
 
 def returned_rel(rel: str) -> str:
@@ -157,7 +158,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if status != "unreadable":
         status = "invalid" if any(p.severity == "error" for p in problems) else "ok"
     entry = _unit_entry(rel, status, sub.values if sub is not None else None)
-    entry["problems"] = [p.as_dict() for p in _sort_problems(problems)]
+    entry["problems"] = _problem_dicts(problems)
     entry["_scheme"] = check.scheme.id if check.scheme else None
     key = validate.unit_key(check)
     entry["_key"] = dataclasses.astuple(key) if key else None
@@ -181,7 +182,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
         return UnitOutcome(entry, staging=staging, report_name=report.report_file_name(sub))
     if status == "invalid" and check.raw is not None:
         staging = f"{STAGING_DIR}/{index:06d}.xlsx"
-        _write_returned(check.scheme, check.raw, [Problem(**_problem_kwargs(p)) for p in entry["problems"]],
+        _write_returned(check.scheme, check.raw, [Problem.from_dict(p) for p in entry["problems"]],
                         atomic.inside(out, staging))
         return UnitOutcome(entry, staging=staging)
     return UnitOutcome(entry)
@@ -201,7 +202,7 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
         if check.raw is None:
             return None
         staging = f"{STAGING_DIR}/{index:06d}.xlsx"
-        _write_returned(check.scheme, check.raw, [Problem(**_problem_kwargs(p)) for p in problems],
+        _write_returned(check.scheme, check.raw, [Problem.from_dict(p) for p in problems],
                         atomic.inside(Path(out_dir), staging))
         return staging
     except (KeyboardInterrupt, SystemExit):
@@ -210,11 +211,6 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
         if atomic.is_disk_full(e):
             raise  # the pool hands it back; phase 2 stops the run with DiskFull
         return None
-
-
-def _problem_kwargs(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {"code": d["code"], "severity": d["severity"], "message": d["message"], "sheet": d["sheet"],
-            "cell": d["cell"], "cells": tuple(d["cells"]), "field": d["field"]}
 
 
 def _write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path) -> None:
@@ -335,7 +331,10 @@ class RunResult:
 
 
 def _public(u: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in u.items() if not k.startswith("_")}
+    """A unit as results.json and ``check --json`` show it: no private keys, no problem params."""
+    d = {k: v for k, v in u.items() if not k.startswith("_")}
+    d["problems"] = [{k: v for k, v in p.items() if k != "params"} for p in d.get("problems") or ()]
+    return d
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -403,18 +402,22 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
 
 def apply_duplicates(store: UnitStore) -> None:
     """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
-    from .validate import UnitKey, duplicates
+    from .validate import UnitKey, duplicates, year_outliers
 
-    dups = duplicates([UnitKey(*u["_key"]) for u in store if u.get("_key")])
+    keys = [UnitKey(*u["_key"]) for u in store if u.get("_key")]
+    dups = duplicates(keys)
+    odd_years = year_outliers(keys)
     for i in range(len(store)):
         e = store[i]
-        if e["file"] not in dups:
+        added = dups.get(e["file"], []) + odd_years.get(e["file"], [])
+        if not added:
             continue
-        probs = [p.as_dict() for p in dups[e["file"]]] + e["problems"]
-        e["problems"] = [p for _, p in sorted(enumerate(probs), key=lambda ip: (ip[1]["severity"] != "error", ip[0]))]
-        e["status"] = "invalid"
-        for k in ("total", "grade", "levels", "indicators"):
-            e[k] = None
+        probs = [Problem.from_dict(p) for p in e["problems"]] + added
+        e["problems"] = _problem_dicts(probs)
+        if e["file"] in dups:
+            e["status"] = "invalid"
+            for k in ("total", "grade", "levels", "indicators"):
+                e[k] = None
         store[i] = e
 
 

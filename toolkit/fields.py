@@ -206,6 +206,10 @@ TABLES: tuple[Table, ...] = (PERF_INDICATORS, PROBLEMS, PLANS)
 
 STATIC_FIELDS: tuple[Field, ...] = BASIC_FIELDS + MONEY_FIELDS + ANALYSIS_FIELDS
 
+# The most data rows a list table may have: the template's validation reaches this far and the
+# reader reads no further (a table formatted over whole columns must not cost memory).
+MAX_TABLE_ROWS = 2000
+
 META_KEYS = ("template_id", "template_version", "scheme_id", "unit_code")
 
 

@@ -624,8 +624,7 @@ Migration = Callable[["RawWorkbook"], "RawWorkbook"]
 # template_version → function bringing a RawWorkbook of that version up to TEMPLATE_VERSION.
 MIGRATIONS: dict[int, Migration] = {}
 
-# A table never has more data rows than this (template._MAX_TABLE_ROWS); rows past it are not read.
-MAX_TABLE_ROWS = 2000
+MAX_TABLE_ROWS = fields.MAX_TABLE_ROWS  # rows past it are not read
 # Rows and columns kept around what the form reads (rows typed below, pasted text spilling down).
 _ROW_MARGIN = MAX_TABLE_ROWS + 100
 _MIN_COLS, _MAX_COLS = 32, 1024

@@ -151,10 +151,14 @@ class _Draft:
     status: str
     label: str
     year: str
-    to: Address
+    to: tuple[Address, ...]  # every valid address of the 联系邮箱 cell
     subject: str
     body: str
     attachments: tuple[_Attachment, ...]
+
+    @property
+    def to_text(self) -> str:
+        return "; ".join(a.addr_spec for a in self.to)
 
     @property
     def content_hash(self) -> str:
@@ -338,16 +342,16 @@ def _draft(out_dir: Path, unit: object, signature: str) -> _Draft:
     raw_email = unit.get("contact_email")
     if raw_email is None or (isinstance(raw_email, str) and not raw_email.strip()):
         raise _UnitFailure("填报表“基本信息”中没有填写联系邮箱，无法发送")
-    to = valid_address(raw_email)
-    if to is None:
-        raise _UnitFailure(f"联系邮箱“{one_line(raw_email, 80)}”不是一个有效的邮箱地址（只能填一个地址），无法发送")
+    parsed = emails.parse(raw_email)
+    if not parsed.good:
+        raise _UnitFailure(f"联系邮箱“{one_line(raw_email, 80)}”中没有有效的邮箱地址，无法发送；请与该单位核实邮箱")
 
     name = one_line(unit.get("unit_name"), 100) or safe_file_stem(PurePosixPath(file).stem)
     year = one_line(unit.get("fiscal_year"), 8)
     code = one_line(unit.get("unit_code"), 40)
     key = f"{code or name}/{year}"
-    user, domain = to.split("@")
-    address = Address(display_name=_display_name(unit.get("contact_name")), username=user, domain=domain)
+    display = _display_name(unit.get("contact_name"))
+    to = tuple(Address(display_name=display, username=a.split("@")[0], domain=a.split("@")[1]) for a in parsed.good)
 
     if status == "ok":
         files = [_inside(out_dir, unit.get("report"), "报告")]
@@ -368,7 +372,7 @@ def _draft(out_dir: Path, unit: object, signature: str) -> _Draft:
     if sum(p.stat().st_size for p in files) > MAX_ATTACHMENTS_BYTES:
         raise _UnitFailure(f"附件超过 {MAX_ATTACHMENTS_BYTES // 1024 // 1024} MB，邮件服务器会拒收，请另行发送")
     attachments = tuple(_attachment(p, p.name) for p in files)
-    return _Draft(key=key, file=file, status=str(status), label=name, year=year, to=address,
+    return _Draft(key=key, file=file, status=str(status), label=name, year=year, to=to,
                   subject=one_line(subject, 250), body=body, attachments=attachments)
 
 
@@ -447,7 +451,7 @@ def _message(draft: _Draft, sender: Address, cc: Sequence[Address], *, dry_run: 
     """
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = sender
-    msg["To"] = draft.to
+    msg["To"] = list(draft.to)
     if cc:
         msg["Cc"] = list(cc)
     msg["Subject"] = draft.subject
@@ -489,7 +493,7 @@ class _SentLog:
 
     @staticmethod
     def _key(draft: _Draft) -> tuple[str, str, str]:
-        return (draft.key, draft.content_hash, draft.to.addr_spec)
+        return (draft.key, draft.content_hash, draft.to_text)
 
     def last(self, draft: _Draft) -> str | None:
         return self.state.get(self._key(draft))
@@ -502,7 +506,7 @@ class _SentLog:
         return self.last(draft) in ("attempt", "unknown")
 
     def add(self, draft: _Draft, message_id: str | None, state: str = "sent") -> None:
-        entry = {"unit": draft.key, "file": draft.file, "status": draft.status, "to": draft.to.addr_spec,
+        entry = {"unit": draft.key, "file": draft.file, "status": draft.status, "to": draft.to_text,
                  "subject": draft.subject, "hash": draft.content_hash, "message_id": message_id,
                  "state": state, "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -764,7 +768,7 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
     except (_UnitFailure, OSError) as e:
         reason = str(e) if isinstance(e, _UnitFailure) else f"读取附件失败（{one_line(e, 120)}）"
         return UnitMail(label, file, "failed", detail=reason)
-    to = draft.to.addr_spec
+    to = draft.to_text
     if not options.resend and log.has(draft):
         return UnitMail(label, file, "skipped", to=to)
     if not options.resend and log.pending(draft):
@@ -787,7 +791,8 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
         attempted.append(True)
 
     try:
-        refused = smtp.send(sender.addr_spec, list(dict.fromkeys([to, *(c.addr_spec for c in cc)])), data, before)
+        rcpts = [a.addr_spec for a in draft.to]
+        refused = smtp.send(sender.addr_spec, list(dict.fromkeys([*rcpts, *(c.addr_spec for c in cc)])), data, before)
     except _Refused as e:
         log.add(draft, message_id, "failed")
         return UnitMail(label, file, "failed", to=to, detail=str(e))
@@ -798,10 +803,10 @@ def _one(out_dir: Path, unit: object, options: MailOptions, sender: Address, cc:
         if attempted:
             log.add(draft, message_id, "failed")  # the line dropped before the message: not sent
         raise
-    if to in refused:  # only possible when a Cc was accepted
+    if all(r in refused for r in rcpts):  # only possible when a Cc was accepted
         log.add(draft, message_id, "failed")
         return UnitMail(label, file, "failed", to=to, detail="邮件服务器拒收该单位的联系邮箱（抄送已送达），请核对联系邮箱")
     log.add(draft, message_id)
-    note = f"抄送被拒收：{'、'.join(refused)}" if refused else ""
+    note = f"被拒收：{'、'.join(refused)}" if refused else ""
     return UnitMail(label, file, "sent", to=to, detail=note)
 

@@ -73,6 +73,9 @@ CATALOGUE: dict[str, Entry] = {
                            "请核对评价年度，如为 {expected} 年度请改为 {expected}"),
     "unit_count_mismatch": Entry("warning", "“内设机构数”为 {count}，而“内设机构名称”中列出了 {names} 个",
                                  "请核对内设机构数与内设机构名称是否一致"),
+    "line_break_mid_sentence": Entry("warning", "“{label}”有 {count} 处在句子中间换行（如“…{example}”之后），"
+                                     "多为从 PDF 或 Word 粘贴所致，报告中已自动接续",
+                                     "请检查报告中接续后的文字是否通顺；需要分段处请以句号结尾"),
     "text_too_long": Entry("warning", "“{label}”共 {length} 字，将在报告中占约 {pages} 页",
                            "请精简到 {limit} 字以内，只写主要内容"),
     "too_many_decimals": Entry("warning", "“{label}”为 {value}，金额最多保留两位小数，已按 {rounded} 读取",
@@ -105,8 +108,6 @@ CATALOGUE: dict[str, Entry] = {
                              "请填写 达成、部分达成 或 未达成"),
     "self_score_not_qualitative": Entry("warning", "自评得分只用于定性指标，本行已按计算结果评分", "可清空该单元格"),
     # --- added by intake/validate
-    "sheet_too_large": Entry("error", "无法读取：工作表“{sheet}”的内容一直延伸到 {far} 单元格，区域过大",
-                             "请在该工作表按 Ctrl+End 找到并删除多余的内容后重新报送"),
     "missing_column": Entry("error", "表格“{title}”缺少列“{header}”",
                             "请不要删除表格的列或修改表头，可从原始模板复制该表格"),
     "not_positive": Entry("error", "“{label}”应大于 0，现为 {value}", "请填写大于 0 的分值"),
@@ -114,6 +115,9 @@ CATALOGUE: dict[str, Entry] = {
                                 "请核对指标性质和年度指标值"),
     "bad_interval": Entry("error", "“{label}”的区间下限 {low} 大于上限 {high}", "请核对年度指标值和指标值上限"),
     "table_empty": Entry("error", "“{title}”至少需要填写一行", "请在表格中填写"),
+    "formula_undefined": Entry("error", "“{label}”无法计算：相关数据超出可计算范围（{cells}）", "请核对相关数据"),
+    "table_truncated": Entry("error", "表格“{title}”超过 {max} 行，第 {max} 行之后的内容未读取",
+                             "请删除多余的行；确需更多行请联系财政局"),
     "zero_denominator": Entry("error", "“{label}”无法计算：分母为 0（{cells}）", "请核对相关数据"),
     "first_given_blank": Entry("error", "“{label}”的评分依据均未填写：{labels}", "请至少填写其中一项"),
     "note_required": Entry("error", "“{label}”得 {score} 分，低于分值 {points} 分，未填写原因说明",

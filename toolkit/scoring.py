@@ -16,7 +16,7 @@ from typing import Any
 from .fields import QUAL_TIERS
 from .messages import problem
 from .model import NodeScore, Problem, RowScore, Scorecard, Submission, TableRow
-from .schemes import Expr, Node, Rule, Scheme
+from .schemes import Expr, FormulaUndefined, Node, Rule, Scheme
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -122,13 +122,19 @@ def rule(name: str) -> Callable[[RuleFn], RuleFn]:
 def _ratio(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> tuple[Decimal | None, dict[str, Any], Outcome | None]:
     """The measured value of a ratio rule, or a finished Outcome when the denominator is zero."""
     p = r.params
-    if p.get("value") is not None:
-        e: Expr = p["value"]
-        return e.eval(ctx.env(e)), {"numerator": None, "denominator": None, "case": "normal"}, None
-    num_e: Expr = p["numerator"]
-    den_e: Expr = p["denominator"]
-    num = num_e.eval(ctx.env(num_e))
-    den = den_e.eval(ctx.env(den_e))
+    try:
+        if p.get("value") is not None:
+            e: Expr = p["value"]
+            return e.eval(ctx.env(e)), {"numerator": None, "denominator": None, "case": "normal"}, None
+        num_e: Expr = p["numerator"]
+        den_e: Expr = p["denominator"]
+        num = num_e.eval(ctx.env(num_e))
+        den = den_e.eval(ctx.env(den_e))
+    except FormulaUndefined as ex:  # absurd magnitudes only: a cell message, never a crashed unit
+        undefined: dict[str, Any] = {"numerator": None, "denominator": None, "case": "undefined"}
+        if not ctx.follows_from_bad_input(ex.names):
+            ctx.add("formula_undefined", cells=ctx.cells_of(ex.names), field_key=node.id, label=node.name)
+        return None, undefined, Outcome(ZERO, None, undefined)
     facts: dict[str, Any] = {"numerator": num, "denominator": den, "case": "normal"}
     if den != 0:
         return num / den, facts, None

@@ -133,7 +133,6 @@ _FIRST_ROW = 3  # rows 1–2: title and hint; row 3: column headings; content fr
 # 基本信息 / 收支情况: C input, D hint; 评分表: C points, D input; 绩效分析: C:D input.
 _INPUT_COLS = {F.SHEET_BASIC: (2, 2), F.SHEET_MONEY: (2, 2), F.SHEET_SCORING: (3, 3), F.SHEET_ANALYSIS: (2, 3)}
 _TALL_FIELDS = {"functions": 8, "duty_analysis": 10}  # blank template: lines of room
-_MAX_TABLE_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -504,6 +503,8 @@ def _describe(rule: Rule, node: Node, labels: Mapping[str, str]) -> str:
         for i, o in enumerate(p["options"]):
             label = labels.get(o["input"], o["input"])
             inner = _describe(o["rule"], node, labels) if o.get("rule") else ""
+            for dup in (f"按“{label}”计分：", f"{label}。"):  # the option's own rule often restates it
+                inner = inner.removeprefix(dup)
             parts.append(("优先" if i == 0 else "未填写以上各项的，") + f"按“{label}”计分：{inner}")
         return "".join(parts)
     if t == "indicator_table":
@@ -669,7 +670,7 @@ class _Writer:
         for loc, msgs in (marks or {}).items():
             m = _LOC_RE.match(loc)
             if m and m.group(1) in self.lay.tables:  # a marked row beyond the data still gets a row
-                row = min(int(m.group(2)), _MAX_TABLE_ROWS)
+                row = min(int(m.group(2)), F.MAX_TABLE_ROWS)
                 self.mark_rows[m.group(1)] = max(self.mark_rows.get(m.group(1), 0), row)
             for i, cell in enumerate(_resolve(self.lay, loc)):
                 # a whole-row mark fills every cell; the comment goes on the first one

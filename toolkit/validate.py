@@ -56,7 +56,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from . import emails, intake
+from . import emails, intake, paste
 from . import fields as F
 from .fields import Field, Table
 from .messages import problem
@@ -344,6 +344,11 @@ class _Validator:
             for key in rt.missing_columns:
                 self.problems.append(problem("missing_column", sheet=rt.sheet, field=t.name, title=t.title,
                                              header=t.column(key).header))
+            if rt.truncated:
+                first_col = min(rt.columns.values(), key=lambda c: (len(c), c), default="A")
+                below = (rt.rows[-1][0] if rt.rows else rt.header_row) + 1
+                self.problems.append(problem("table_truncated", sheet=rt.sheet, cell=f"{first_col}{below}",
+                                             field=t.name, title=t.title, max=F.MAX_TABLE_ROWS))
 
     # -- single values
     def read_field(self, f: Field) -> None:
@@ -502,6 +507,13 @@ class _Validator:
             if listed >= 2 and listed != count:
                 self.add("unit_count_mismatch", cells=[self.cells["internal_unit_count"], self.cells["internal_units"]],
                          field="internal_unit_count", count=count, names=listed)
+        for f in self.fields.values():
+            text = self.values.get(f.key)
+            if f.kind == "longtext" and isinstance(text, str) and "\n" in text:
+                wrapped = paste.soft_wrapped_lines(text)
+                if wrapped:
+                    self.add("line_break_mid_sentence", self.cells.get(f.key), field=f.key, label=f.label,
+                             count=len(wrapped), example=wrapped[0][-12:])
         for key, limit in LONG_TEXT_LIMITS.items():
             text = self.values.get(key)
             if isinstance(text, str) and len(text) > limit:

@@ -15,10 +15,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from .. import paste
 from ..fields import STATIC_FIELDS
 from ..model import NodeScore, RowScore, Scorecard, Submission
 from ..schemes import Node, Scheme
-from . import layout, paste
+from . import layout
 
 
 @dataclass(frozen=True)
