@@ -52,13 +52,13 @@ FLAT_RSS_GROWTH = 0.20  # peak RSS at the largest N at most 20% above the smalle
 
 # What the pipeline needs, and what each stage calls.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "toolkit.template": ("write_workbook",),
-    "toolkit.intake": ("read_workbook",),
-    "toolkit.validate": ("check_file", "choose_scheme", "validate"),
-    "toolkit.scoring": ("score",),
-    "toolkit.report": ("build_report", "report_file_name"),
-    "toolkit.returned": ("write_returned",),
-    "toolkit.summary": ("write_summary",),
+    "toolkit.forms.template": ("write_workbook",),
+    "toolkit.read.intake": ("read_workbook",),
+    "toolkit.check.validate": ("check_file", "choose_scheme", "validate"),
+    "toolkit.rules.scoring": ("score",),
+    "toolkit.write.report": ("build_report", "report_file_name"),
+    "toolkit.forms.returned": ("write_returned",),
+    "toolkit.write.summary": ("write_summary",),
     "toolkit.batch": ("run", "process_file"),
 }
 
@@ -78,7 +78,7 @@ def missing_modules() -> list[str]:
 # --------------------------------------------------------------------------- workbooks (cached)
 def _fingerprint() -> str:
     """Generated files depend on the generator, the template writer, the fields and the scheme."""
-    from toolkit.schemes import builtin_dir
+    from toolkit.rules.schemes import builtin_dir
 
     h = hashlib.sha256()
     for p in (HERE / "gen.py", ROOT / "toolkit" / "template.py", ROOT / "toolkit" / "fields.py",
@@ -208,7 +208,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     for mod in REQUIRED:  # imports are not what we time (workers of a pool do pay theirs)
         importlib.import_module(mod)
     from toolkit import batch
-    from toolkit.schemes import load_scheme
+    from toolkit.rules.schemes import load_scheme
 
     inbox, out, jobs = Path(spec["inbox"]), Path(spec["out"]), int(spec["jobs"])
     res: dict[str, Any] = {"n": spec["n"], "jobs": jobs}
@@ -276,8 +276,13 @@ STAGE_ROWS = (
 
 def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[str, Any]:
     """Each stage function timed on ``files`` in this process; summary/phase 2 at each N."""
-    from toolkit import atomic, batch, intake, report, returned, scoring, summary, validate
-    from toolkit.schemes import load_scheme
+    from toolkit import batch
+    from toolkit.check import validate
+    from toolkit.forms import returned
+    from toolkit.read import intake
+    from toolkit.rules import scoring
+    from toolkit.rules.schemes import load_scheme
+    from toolkit.write import atomic, report, summary
 
     out = workdir / "stages-out"
     shutil.rmtree(out, ignore_errors=True)
@@ -360,8 +365,8 @@ def naive_table_cost(files: list[tuple[Path, str]], workdir: Path, k: int = 5) -
     """python-docx table.cell(r, c) vs row.cells, on k documents (both naive; quadratic vs linear)."""
     import naive
 
-    from toolkit.schemes import load_scheme
-    from toolkit.scoring import score
+    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.scoring import score
 
     scheme = load_scheme(SCHEME)
     lay = naive.layout_from(files[0][0], scheme)

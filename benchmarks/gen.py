@@ -144,7 +144,7 @@ def _split_points(total: Decimal, n: int) -> list[Decimal]:
 
 
 def _perf_row(rng: random.Random, group: str, points: Decimal) -> dict[str, Any]:
-    from toolkit.fields import LEVEL2_BY_LEVEL1
+    from toolkit.forms.fields import LEVEL2_BY_LEVEL1
 
     row: dict[str, Any] = {"level1": group, "level2": rng.choice(LEVEL2_BY_LEVEL1.get(group, ("",))),
                            "name": rng.choice(INDICATOR_NAMES), "points": float(points)}
@@ -297,8 +297,8 @@ def _break(rng: random.Random, kind: str, values: dict[str, Any], tables: dict[s
 
 def write_unit(path: Path, i: int, seed: int, scheme_id: str) -> str:
     """Write unit ``i`` to ``path``; returns its kind."""
-    from toolkit.schemes import load_scheme
-    from toolkit.template import write_workbook
+    from toolkit.forms.template import write_workbook
+    from toolkit.rules.schemes import load_scheme
 
     scheme = load_scheme(scheme_id)
     values, tables, kind = unit_inputs(i, seed, scheme)

@@ -4,7 +4,7 @@
   .xlsx (openpyxl), every sheet into a DataFrame;
 - values: picked by fixed coordinates (taken once from the template's defined names and tables);
 - validate: a short re-implementation (required blanks, numbers, budget identity, table points);
-- score: ``toolkit.scoring.score`` on a Submission built from those values (the same scoring);
+- score: ``toolkit.rules.scoring.score`` on a Submission built from those values (the same scoring);
 - .docx: python-docx ``add_heading`` / ``add_paragraph`` for the text, and the appendix table
   (8 columns, one row per indicator, ~20–50 rows) filled cell by cell: ``row.cells[c].text = …``
   by default, or ``table.cell(r, c).text = …`` with ``--naive-table cell`` (quadratic in
@@ -27,9 +27,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from toolkit.fields import PERF_INDICATORS, field_map, table_by_name
+from toolkit.forms.fields import PERF_INDICATORS, field_map, table_by_name
 from toolkit.model import Submission, TableRow
-from toolkit.schemes import Scheme
+from toolkit.rules.schemes import Scheme
 
 STAGES = ("read", "validate", "score", "docx", "summary")
 _DIRECTIONS = {"≥": "≥", ">=": "≥", "≤": "≤", "<=": "≤", "=": "=", "区间": "区间", "定性": "定性"}
@@ -309,7 +309,7 @@ def write_summary(path: Path, units: list[dict[str, Any]], scheme: Scheme) -> No
 
 def run(files: list[tuple[Path, str]], out: Path, scheme: Scheme, lay: Layout, table: str = "rows") -> NaiveRun:
     """The naive pipeline over ``files`` into ``out`` (one process)."""
-    from toolkit.scoring import score
+    from toolkit.rules.scoring import score
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "reports").mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 """Build test workbooks from small readable tables (no binary fixtures).
 
-``build()`` writes the standard workbook through the real template writer (toolkit.template),
+``build()`` writes the standard workbook through the real template writer (toolkit.forms.template),
 filled with the reference unit's data and any overrides. The other helpers change a built
 workbook the way clerks and office suites do: edit its XML parts, fill it through defined names
 with openpyxl, write one with the inputs at other cells, re-save or insert rows with LibreOffice.
@@ -24,9 +24,9 @@ from typing import Any
 import xlsxwriter
 
 from tests.helpers import load_seed, workbook_inputs
-from toolkit import fields as F
-from toolkit.normalize import FormulaError
-from toolkit.schemes import Scheme, load_scheme
+from toolkit.forms import fields as F
+from toolkit.read.normalize import FormulaError
+from toolkit.rules.schemes import Scheme, load_scheme
 
 DROP = object()  # value meaning "leave this key out"
 
@@ -57,7 +57,7 @@ def build(path: Path, values: Mapping[str, Any] | None = None, tables: Mapping[s
           scheme: Scheme | str = "jianghua-2023", meta: Mapping[str, Any] | None = None,
           errors: Mapping[str, str] | None = None) -> Path:
     """A filled standard workbook: seed data + overrides. ``errors``: key → cached formula error."""
-    from toolkit.template import write_workbook
+    from toolkit.forms.template import write_workbook
 
     sch = load_scheme(scheme) if isinstance(scheme, str) else scheme
     v, t = inputs(values, tables)
@@ -68,7 +68,7 @@ def build(path: Path, values: Mapping[str, Any] | None = None, tables: Mapping[s
 
 
 def blank_template(path: Path, scheme: Scheme | str = "jianghua-2023") -> Path:
-    from toolkit.template import write_workbook
+    from toolkit.forms.template import write_workbook
 
     sch = load_scheme(scheme) if isinstance(scheme, str) else scheme
     write_workbook(sch, path)
@@ -292,7 +292,7 @@ def write_shifted(path: Path, values: Mapping[str, Any], tables: Mapping[str, Se
 
 
 def _letter(col0: int) -> str:
-    from toolkit.intake import col_letter
+    from toolkit.read.intake import col_letter
 
     return col_letter(col0)
 

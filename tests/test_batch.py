@@ -301,7 +301,8 @@ def test_a_worker_that_dies_marks_only_its_workbook_unreadable(tmp_path, monkeyp
 
 def test_a_panic_in_the_reader_marks_only_its_workbook(tmp_path, monkeypatch):
     """process_file (what a worker runs) turns a pyo3 PanicException (a BaseException) into unreadable."""
-    from toolkit import batch, validate
+    from toolkit import batch
+    from toolkit.check import validate
 
     class PanicLike(BaseException):  # what pyo3 raises for a Rust panic in python-calamine
         pass

@@ -21,13 +21,18 @@ import pytest
 from click.testing import CliRunner
 
 from tests import builders as B
-from toolkit import emails, intake, mail, returned, scoring, validate
-from toolkit import fields as F
+from toolkit.check import validate
 from toolkit.cli import main
+from toolkit.deliver import mail
+from toolkit.forms import fields as F
+from toolkit.forms import returned
+from toolkit.forms.template import build_workbook_bytes, cell_address
 from toolkit.messages import CATALOGUE, problem
 from toolkit.model import Problem, problem_sort_key
-from toolkit.schemes import builtin_ids, load_scheme
-from toolkit.template import build_workbook_bytes, cell_address
+from toolkit.read import intake
+from toolkit.rules import scoring
+from toolkit.rules.schemes import builtin_ids, load_scheme
+from toolkit.text import emails
 
 SCHEMES = sorted(builtin_ids())
 CONSISTENCY = {"budget_identity", "budget_income_mismatch"}  # depend on the numbers, not on a blank

@@ -23,9 +23,10 @@ from xml.sax.saxutils import escape
 import pytest
 
 from tests.builders import build, defined_names, sheet_part
-from toolkit import fields as F
-from toolkit import scoring, validate
-from toolkit.schemes import load_scheme
+from toolkit.check import validate
+from toolkit.forms import fields as F
+from toolkit.rules import scoring
+from toolkit.rules.schemes import load_scheme
 
 SEED = 20261130
 CASE_SECONDS = 5.0  # spec 05: every answer in under 5 s

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
-from toolkit import intake, validate
+from toolkit.check import validate
+from toolkit.read import intake
 
 MB = 1024 * 1024
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
-from toolkit import fields as F
-from toolkit import intake, validate
-from toolkit.intake import IntakeError, read_workbook
-from toolkit.normalize import FormulaError
+from toolkit.check import validate
+from toolkit.forms import fields as F
+from toolkit.read import intake
+from toolkit.read.intake import IntakeError, read_workbook
+from toolkit.read.normalize import FormulaError
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_reads_values_by_defined_name(seed_book):
     assert raw.addresses["unit_name"].startswith("基本信息!")
     assert not raw.problems and not raw.broken
     # every field of the scheme has a cell
-    from toolkit.schemes import load_scheme
+    from toolkit.rules.schemes import load_scheme
     assert {f.key for f in F.all_fields(load_scheme("jianghua-2023"))} <= set(raw.addresses)
 
 
@@ -277,7 +278,7 @@ def test_reading_leaves_the_file_untouched(tmp_path, seed_book):
 
 def test_read_speed(seed_book):
     """A template-sized workbook reads and validates in a few ms (the budget is 15 ms per workbook)."""
-    from toolkit.schemes import load_scheme
+    from toolkit.rules.schemes import load_scheme
 
     scheme = load_scheme("jianghua-2023")
     validate.check_file(seed_book, "x", scheme)
@@ -356,7 +357,7 @@ def test_values_read_are_exact(seed_check):
 # --------------------------------------------------------------------------- number formats, errors, 1904
 from datetime import date  # noqa: E402
 
-from toolkit import read_cells as RC  # noqa: E402
+from toolkit.read import cells as RC  # noqa: E402
 
 
 @pytest.mark.parametrize("code, kind", [

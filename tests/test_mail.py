@@ -26,8 +26,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
-from toolkit import mail
 from toolkit.cli import main
+from toolkit.deliver import mail
 
 SENDER = "jxg@czj.example.com"
 PASSWORD = "s3cret-Pa55-w0rd"  # a test password that must never show up anywhere

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from toolkit import normalize as N
-from toolkit.normalize import FormulaError, Invalid
+from toolkit.read import normalize as N
+from toolkit.read.normalize import FormulaError, Invalid
 
 
 def code_of(fn, *args, **kw) -> tuple[str, str]:

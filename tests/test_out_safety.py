@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import ROOT, load_seed, write_unit
 
-from toolkit import atomic
 from toolkit.batch import soffice_path
 from toolkit.cli import main
+from toolkit.write import atomic
 
 REPORT = "reports/江华瑶族自治县政务服务中心2023年度部门整体支出绩效自评报告.docx"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from toolkit import intake
-from toolkit import read_cells as RC
-from toolkit.normalize import FormulaError
+from toolkit.read import cells as RC
+from toolkit.read import intake
+from toolkit.read.normalize import FormulaError
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "wps-fixtures"
 FILES = sorted(FIXTURES.glob("*.xlsx")) if FIXTURES.is_dir() else []

@@ -29,7 +29,7 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 t = time.perf_counter()
-from toolkit import validate
+from toolkit.check import validate
 c = validate.check_file(Path(sys.argv[1]), "x")
 rows = {n: len(t.rows) for n, t in c.raw.tables.items()} if c.raw else {}
 truncated = {n: t.truncated for n, t in c.raw.tables.items()} if c.raw else {}
@@ -131,7 +131,7 @@ def test_hostile_extent_is_read_in_bounded_memory(tmp_path, seed_bytes, case):
 
 
 def test_prefixed_sheet_reads_the_same_values(tmp_path, seed_bytes):
-    from toolkit import intake
+    from toolkit.read import intake
 
     plain = intake.read_bytes(seed_bytes, "a.xlsx")
     data = repack(seed_bytes, lambda n, b: _prefixed(b) if n.startswith("xl/worksheets/sheet") else b)
@@ -143,7 +143,7 @@ def test_prefixed_sheet_reads_the_same_values(tmp_path, seed_bytes):
 @pytest.mark.parametrize("number", [b"1E+300", b"-1E+300", b"1E+308", b"2958466"])
 def test_huge_number_in_a_date_cell_arrives_as_a_number(tmp_path, seed_bytes, number):
     """calamine panicked converting these to dates; the value must reach the validator as a number."""
-    from toolkit import intake
+    from toolkit.read import intake
 
     raw = intake.read_bytes(seed_bytes, "x.xlsx")
     sheet, cell = intake.split_address(raw.addresses["report_date"]) or ("", "")

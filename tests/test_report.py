@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from helpers import load_seed, seed_submission, submission_from_data
 
+from tests import readback
 from toolkit.model import NodeScore, Scorecard, Submission
-from toolkit.report import build_report, readback, report_file_name, write_report
-from toolkit.report.layout import title_lines
-from toolkit.report.narrative import clean_lines, clean_text, cn_date, money, num, pct, score
-from toolkit.schemes import Scheme, builtin_dir, load_scheme, parse_scheme
-from toolkit.scoring import score as score_card
+from toolkit.rules.schemes import Scheme, builtin_dir, load_scheme, parse_scheme
+from toolkit.rules.scoring import score as score_card
+from toolkit.write.report import build_report, report_file_name, write_report
+from toolkit.write.report.layout import title_lines
+from toolkit.write.report.narrative import clean_lines, clean_text, cn_date, money, num, pct, score
 
 GOLDEN = Path(__file__).parent / "golden" / "reference_report.txt"
 UPDATE = os.environ.get("JIXIAO_UPDATE_GOLDENS") == "1"

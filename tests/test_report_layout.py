@@ -11,9 +11,9 @@ from docx import Document
 from helpers import seed_submission
 from lxml import etree
 
-from toolkit.report import build_report, layout
-from toolkit.schemes import builtin_dir, load_scheme, parse_scheme
-from toolkit.scoring import score
+from toolkit.rules.schemes import builtin_dir, load_scheme, parse_scheme
+from toolkit.rules.scoring import score
+from toolkit.write.report import build_report, layout
 
 W = layout.W_NS
 NS = {"w": W, "r": layout.R_NS}

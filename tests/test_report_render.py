@@ -13,10 +13,11 @@ import pytest
 import yaml
 from helpers import ROOT, seed_submission, submission_from_data
 
+from tests import readback
 from toolkit.model import Submission
-from toolkit.report import build_report, readback, report_file_name
-from toolkit.schemes import load_scheme
-from toolkit.scoring import score
+from toolkit.rules.schemes import load_scheme
+from toolkit.rules.scoring import score
+from toolkit.write.report import build_report, report_file_name
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 POPPLER = shutil.which("pdftotext") and shutil.which("pdfinfo")

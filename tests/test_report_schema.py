@@ -28,9 +28,9 @@ from helpers import load_seed, seed_submission, submission_from_data
 from lxml import etree
 
 from toolkit.model import Submission
-from toolkit.report import build_report, layout
-from toolkit.schemes import load_scheme
-from toolkit.scoring import score as score_card
+from toolkit.rules.schemes import load_scheme
+from toolkit.rules.scoring import score as score_card
+from toolkit.write.report import build_report, layout
 
 XSD_DIR = Path(__file__).parent / "xsd"
 XS = "{http://www.w3.org/2001/XMLSchema}"

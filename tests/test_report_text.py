@@ -12,12 +12,13 @@ import pytest
 import yaml
 from helpers import ROOT, load_seed, submission_from_data
 
-from toolkit.paste import paragraphs, soft_wrapped_lines
-from toolkit.report import build_report, readback
-from toolkit.report import table as T
-from toolkit.report.narrative import clean_paragraphs, clean_text, terminate
-from toolkit.schemes import load_scheme
-from toolkit.scoring import score as score_card
+from tests import readback
+from toolkit.rules.schemes import load_scheme
+from toolkit.rules.scoring import score as score_card
+from toolkit.text.paste import paragraphs, soft_wrapped_lines
+from toolkit.write.report import build_report
+from toolkit.write.report import table as T
+from toolkit.write.report.narrative import clean_paragraphs, clean_text, terminate
 
 LINYEJU = ROOT / "samples" / "data" / "linyeju.yaml"
 

@@ -76,8 +76,9 @@ def test_returned_words_name_the_regenerated_cells(tmp_path):
     """A clerk's workbook with every input elsewhere: the 问题清单 and the comments name the cells
     of the returned workbook, in the location column and in the words alike (issue 10.11)."""
     from tests import builders as B
-    from toolkit import returned, validate
-    from toolkit.schemes import load_scheme
+    from toolkit.check import validate
+    from toolkit.forms import returned
+    from toolkit.rules.schemes import load_scheme
 
     values, tables = B.seed_inputs()
     values.update(spend_basic=160, staff_quota="十个")

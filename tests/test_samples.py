@@ -13,9 +13,9 @@ import openpyxl
 import pytest
 import yaml
 
-from toolkit import fields as F
-from toolkit import template as T
-from toolkit.schemes import DEFAULT_SCHEME, load_scheme
+from toolkit.forms import fields as F
+from toolkit.forms import template as T
+from toolkit.rules.schemes import DEFAULT_SCHEME, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "samples" / "data"

@@ -12,9 +12,16 @@ import pytest
 from click.testing import CliRunner
 from helpers import scheme_text, seed_submission
 
-from toolkit import scoring
 from toolkit.cli import main
-from toolkit.schemes import MAX_SCHEME_BYTES, Expr, FormulaUndefined, SchemeError, load_scheme, parse_scheme
+from toolkit.rules import scoring
+from toolkit.rules.schemes import (
+    MAX_SCHEME_BYTES,
+    Expr,
+    FormulaUndefined,
+    SchemeError,
+    load_scheme,
+    parse_scheme,
+)
 
 BUILTIN = scheme_text()
 STAFF_RULE = "rule: {type: ratio_cap, numerator: staff_actual, denominator: staff_quota, cap: 100, deduct: 0.5}"

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.model import Submission, TableRow
-from toolkit.schemes import RULE_TYPES, load_scheme, parse_scheme
-from toolkit.scoring import RULES, score, score_row
+from toolkit.rules.schemes import RULE_TYPES, load_scheme, parse_scheme
+from toolkit.rules.scoring import RULES, score, score_row
 
 
 def test_every_rule_type_has_a_scoring_function():

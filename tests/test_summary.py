@@ -17,8 +17,8 @@ from typing import Any, overload
 import openpyxl
 import pytest
 
-from toolkit.schemes import Scheme, load_scheme
-from toolkit.summary import (
+from toolkit.rules.schemes import Scheme, load_scheme
+from toolkit.write.summary import (
     SHEETS,
     build_summary_bytes,
     rank_units,
@@ -412,7 +412,7 @@ def test_lazy_units_are_fetched_one_at_a_time(jianghua: Scheme, tmp_path: Path) 
 def test_failure_leaves_no_files(jianghua: Scheme, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
-    import toolkit.summary as summary
+    import toolkit.write.summary as summary
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()

@@ -14,10 +14,10 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from toolkit import fields as F
-from toolkit import template as T
+from toolkit.forms import fields as F
+from toolkit.forms import template as T
 from toolkit.messages import problem
-from toolkit.schemes import builtin_ids, load_scheme
+from toolkit.rules.schemes import builtin_ids, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "workbook_templates"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
-from toolkit import fields as F
-from toolkit import validate
+from toolkit.check import validate
+from toolkit.forms import fields as F
 from toolkit.model import Problem, Submission
-from toolkit.schemes import load_scheme
+from toolkit.rules.schemes import load_scheme
 
 PERF_KEYS = [c.key for c in F.PERF_INDICATORS.columns]
 
@@ -90,7 +90,7 @@ def test_reference_unit_is_valid(seed):
 
 
 def test_reference_unit_scores_99(seed):
-    from toolkit import scoring
+    from toolkit.rules import scoring
 
     card = scoring.score(seed.scheme, sub(seed))
     assert card.total == D("99") and card.grade == "优"

@@ -26,15 +26,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, overload
 
-from . import atomic
-from .atomic import DiskFull, OutLocked, OutputError, OutsideOut
-from .messages import problem
-from .model import Problem, problem_sort_key
-from .names import safe_file_stem
-from .outputs import Outputs, previous_outputs
-from .pdf import SOFFICE_HINT, make_pdfs, normalize_pdf, soffice_path
-from .schemes import DEFAULT_SCHEME, Scheme, load_scheme
-from .workers import Crashed, Pool
+from toolkit.messages import problem
+from toolkit.model import Problem, problem_sort_key
+from toolkit.rules.schemes import DEFAULT_SCHEME, Scheme, load_scheme
+from toolkit.workers import Crashed, Pool
+from toolkit.write import atomic
+from toolkit.write.atomic import DiskFull, OutLocked, OutputError, OutsideOut
+from toolkit.write.names import safe_file_stem
+from toolkit.write.outputs import Outputs, previous_outputs
+from toolkit.write.pdf import SOFFICE_HINT, make_pdfs, normalize_pdf, soffice_path
 
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "汇总表.xlsx"
@@ -144,7 +144,8 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
 
 
 def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:
-    from . import scoring, validate
+    from toolkit.check import validate
+    from toolkit.rules import scoring
 
     scheme = load_scheme(scheme_ref) if scheme_ref else None
     check = validate.check_file(path, rel, scheme)
@@ -174,7 +175,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if out is None:
         return UnitOutcome(entry)
     if status == "ok" and card is not None and sub is not None:
-        from . import report
+        from toolkit.write import report
 
         data = report.build_report(check.scheme, sub, card)
         staging = f"{STAGING_DIR}/{index:06d}.docx"
@@ -192,7 +193,7 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
                 problems: list[dict[str, Any]]) -> str | None:
     """Phase 2 (in a worker): the returned workbook of a unit that became invalid (a duplicate),
     staged; its staging path relative to OUT, or None."""
-    from . import validate
+    from toolkit.check import validate
 
     try:
         if _fault(rel) == "enospc-return":
@@ -214,7 +215,7 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
 
 
 def _write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path) -> None:
-    from . import returned
+    from toolkit.forms import returned
 
     returned.write_returned(scheme, raw, problems, path)
 
@@ -338,7 +339,7 @@ def _public(u: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    from . import intake
+    from toolkit.read import intake
 
     return intake.discover(paths)
 
@@ -402,7 +403,7 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
 
 def apply_duplicates(store: UnitStore) -> None:
     """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
-    from .validate import UnitKey, duplicates, year_outliers
+    from toolkit.check.validate import UnitKey, duplicates, year_outliers
 
     keys = [UnitKey(*u["_key"]) for u in store if u.get("_key")]
     dups = duplicates(keys)
@@ -501,7 +502,7 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
 
     scheme_id = scheme.id if scheme else _main_scheme(units)
-    from . import summary
+    from toolkit.write import summary
 
     summary.write_summary({"scheme": scheme_id, "units": units.public()}, scheme or load_scheme(scheme_id),
                           out / SUMMARY_FILE)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .schemes import SchemeError, builtin_ids, load_scheme
+from toolkit.rules.schemes import SchemeError, builtin_ids, load_scheme
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INTERRUPTED = "已中断（Ctrl-C）：未写完的文件已丢弃，已有的结果未改动；重新运行同一命令即可完成。"
@@ -31,8 +31,8 @@ class _Group(click.Group):
     """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        from .atomic import DiskFull, OutputError, is_disk_full
-        from .workers import WorkerStartError
+        from toolkit.workers import WorkerStartError
+        from toolkit.write.atomic import DiskFull, OutputError, is_disk_full
 
         try:
             return super().invoke(ctx)
@@ -117,8 +117,8 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
       jixiao template -o 下发/ --year 2023
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
     """
-    from . import template
-    from .schemes import DEFAULT_SCHEME
+    from toolkit.forms import template
+    from toolkit.rules.schemes import DEFAULT_SCHEME
 
     scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
     try:
@@ -145,7 +145,7 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
       jixiao check 收件箱/
       jixiao check 县教育局.xlsx --json
     """
-    from . import batch
+    from toolkit import batch
 
     scheme = _scheme_or_usage(scheme_name)
     result = batch.check_paths(list(paths), scheme)
@@ -184,7 +184,7 @@ def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | N
       jixiao run 收件箱/ -o 结果/
       jixiao run 收件箱/ -o 结果/ --jobs 2 --pdf
     """
-    from . import batch
+    from toolkit import batch
 
     scheme = _scheme_or_usage(scheme_name)
     result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf, overwrite=overwrite,
@@ -218,8 +218,8 @@ def mail_cmd(ctx: click.Context, out_dir: Path, smtp_host: str, smtp_port: int |
       jixiao mail 结果/ --smtp-host smtp.example.com --ssl --user jxg@example.com --sender jxg@example.com
       jixiao mail 结果/ --smtp-host localhost --sender jxg@example.com --dry-run
     """
-    from . import mail
-    from .atomic import OutputError
+    from toolkit.deliver import mail
+    from toolkit.write.atomic import OutputError
 
     try:
         options = mail.MailOptions(host=smtp_host, port=smtp_port, security=security, user=user, sender=sender,

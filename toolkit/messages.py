@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from .model import Problem, Severity
+from toolkit.model import Problem, Severity
 
 
 class Entry(NamedTuple):

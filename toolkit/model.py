@@ -48,7 +48,7 @@ class Problem:
     def message(self) -> str:
         if self.params is None:
             return self.text
-        from .messages import render
+        from toolkit.messages import render
 
         return render(self)
 
@@ -84,7 +84,7 @@ def problem_sort_key(p: Problem) -> tuple[int, int, int, int]:
     """Workbook order: problems without a sheet first, then sheet order (fields.SHEETS), row, column.
 
     Use with a stable sort: problems on the same cell keep the order they were found in."""
-    from .fields import SHEETS
+    from toolkit.forms.fields import SHEETS
 
     if not p.sheet:
         return (0, 0, 0, 0)

@@ -33,8 +33,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 from urllib.parse import quote
 
-from . import emails, names
-from .atomic import OutLock, inside, write_bytes
+from toolkit.text import emails
+from toolkit.write import names
+from toolkit.write.atomic import OutLock, inside, write_bytes
 
 PASSWORD_ENV = "JIXIAO_SMTP_PASSWORD"
 MAIL_DIR = "mail"

@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
-from .normalize import FormulaError
+from toolkit.read.normalize import FormulaError
 
 # Built-in number formats (ECMA-376 18.8.30 plus the CJK ids Excel/WPS use for dates).
 _BUILTIN_PERCENT = frozenset({9, 10})

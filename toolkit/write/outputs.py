@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import atomic
+from toolkit.write import atomic
 
 NEW_MARK = "新"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .schemes import Scheme
+    from toolkit.rules.schemes import Scheme
 
 TEMPLATE_ID = "jixiao-dept-selfeval"
 TEMPLATE_VERSION = 1

@@ -44,11 +44,11 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from . import fields
-from . import read_cells as RC
-from .messages import problem
-from .model import Problem
-from .normalize import FormulaError, clean_text, display
+from toolkit.forms import fields
+from toolkit.messages import problem
+from toolkit.model import Problem
+from toolkit.read import cells as RC
+from toolkit.read.normalize import FormulaError, clean_text, display
 
 MB = 1024 * 1024
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .model import Problem, problem_sort_key
-from .schemes import Scheme
+from toolkit.model import Problem, problem_sort_key
+from toolkit.rules.schemes import Scheme
 
 
 def marks_for(raw: Any, problems: Sequence[Problem], scheme: Scheme | None = None) -> dict[str, list[str]]:
@@ -50,7 +50,7 @@ def table_rows(raw: Any) -> dict[str, list[dict[str, Any]]]:
 def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
     """The problem with its cells named where they are in the regenerated workbook (a clerk who
     inserted rows had them elsewhere); cells with no logical location keep their address."""
-    from .template import cell_address
+    from toolkit.forms.template import cell_address
 
     moved: list[str] = []
     for addr in p.cells:
@@ -64,7 +64,7 @@ def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
 
 
 def write_returned(scheme: Scheme, raw: Any, problems: Sequence[Problem], path: Path) -> None:
-    from .template import write_workbook
+    from toolkit.forms.template import write_workbook
 
     meta = {k: v for k, v in (raw.meta or {}).items() if k == "unit_code" and v}
     moved = sorted((relocated(scheme, raw, p) for p in problems), key=problem_sort_key)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..model import NodeScore, Scorecard, Submission
-from ..schemes import Node, Rule, Scheme
-from . import layout
-from .narrative import (
+from toolkit.model import NodeScore, Scorecard, Submission
+from toolkit.rules.schemes import Node, Rule, Scheme
+from toolkit.write.report import layout
+from toolkit.write.report.narrative import (
     budget_full,
     clean_text,
     execution_rate,

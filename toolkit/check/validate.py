@@ -2,7 +2,7 @@
 
 ``check_file(path, rel, scheme)`` is the one entry point for a workbook on disk: intake (safety
 checks, reading by defined name and table), the choice of scheme, then ``validate``. Checks are
-data-driven from ``toolkit.fields`` and the scheme: kinds, required flags, required_when, the
+data-driven from ``toolkit.forms.fields`` and the scheme: kinds, required flags, required_when, the
 inputs the scheme's rules read, the budget identity, tiers, and the indicator table.
 Scoring-time problems (note_required, zero_denominator, overachieved, a 定性 row's tier range) are
 the scorer's.
@@ -56,12 +56,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from . import emails, intake, paste
-from . import fields as F
-from .fields import Field, Table
-from .messages import problem
-from .model import Problem, Submission, TableRow, Value, problem_sort_key
-from .normalize import (
+from toolkit.forms import fields as F
+from toolkit.forms.fields import Field, Table
+from toolkit.messages import problem
+from toolkit.model import Problem, Submission, TableRow, Value, problem_sort_key
+from toolkit.read import intake
+from toolkit.read.normalize import (
     ACCEPTED_DIRECTIONS,
     LIMITS,
     Invalid,
@@ -80,7 +80,8 @@ from .normalize import (
     percent_points,
     round_money,
 )
-from .schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
+from toolkit.rules.schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
+from toolkit.text import emails, paste
 
 Status = Literal["ok", "invalid", "unreadable"]
 

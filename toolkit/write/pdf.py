@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .outputs import Outputs
+from toolkit.write.outputs import Outputs
 
 # --------------------------------------------------------------------------- PDF (LibreOffice)
 SOFFICE_HINT = ("未找到 LibreOffice（soffice），未生成 PDF。安装方法：Windows/macOS 从 libreoffice.org 下载安装；"

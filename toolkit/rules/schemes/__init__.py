@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ..fields import SHEET_SCORING, STATIC_FIELDS, Field
+from toolkit.forms.fields import SHEET_SCORING, STATIC_FIELDS, Field
 
 DEFAULT_SCHEME = "jianghua-2023"
 CHECK_CHOICES = ("是", "否")
@@ -692,7 +692,7 @@ class _RuleChecker:
         return Rule(type=t, params=p, inputs=tuple(dict.fromkeys(inputs)))
 
 
-# The rule types a scheme may use; toolkit.scoring has one scoring function for each.
+# The rule types a scheme may use; toolkit.rules.scoring has one scoring function for each.
 RULE_TYPES = frozenset({
     "ratio_cap", "ratio_floor", "bands", "proportional", "not_applicable_full", "checklist",
     "tiers", "lookup", "first_given", "indicator_table",

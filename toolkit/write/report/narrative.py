@@ -15,11 +15,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from .. import paste
-from ..fields import STATIC_FIELDS
-from ..model import NodeScore, RowScore, Scorecard, Submission
-from ..schemes import Node, Scheme
-from . import layout
+from toolkit.forms.fields import STATIC_FIELDS
+from toolkit.model import NodeScore, RowScore, Scorecard, Submission
+from toolkit.rules.schemes import Node, Scheme
+from toolkit.text import paste
+from toolkit.write.report import layout
 
 
 @dataclass(frozen=True)

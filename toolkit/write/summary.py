@@ -37,8 +37,8 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from .atomic import atomic_path
-from .schemes import Node, Scheme
+from toolkit.rules.schemes import Node, Scheme
+from toolkit.write.atomic import atomic_path
 
 SHEET_SUMMARY = "汇总"
 SHEET_DETAIL = "得分明细"

@@ -1,4 +1,4 @@
-"""The standard workbook (填报表): ``toolkit.fields`` + a scheme → .xlsx, written with XlsxWriter.
+"""The standard workbook (填报表): ``toolkit.forms.fields`` + a scheme → .xlsx, written with XlsxWriter.
 
 One writer serves the blank template, the prefilled roster copies, the samples and the returned
 workbooks (the unit's own values, problem cells marked pink with a comment, and a first sheet
@@ -8,7 +8,7 @@ workbooks (the unit's own values, problem cells marked pink with a comment, and 
   its key (no other defined names except Excel's own ``_xlnm.*`` print titles);
 - the list inputs are Excel tables named ``perf_indicators`` (绩效指标, header row 3 at A3, data
   rows from row 4), ``problems`` (绩效分析, column C) and ``plans`` (绩效分析, column D, beside
-  ``problems``), with the headers of ``toolkit.fields`` and nothing below them;
+  ``problems``), with the headers of ``toolkit.forms.fields`` and nothing below them;
 - the very hidden sheet ``_meta`` holds keys in column A and values in column B from row 1
   (template_id, template_version, scheme_id, and unit_code for prefilled copies).
 
@@ -39,12 +39,12 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from . import atomic
-from . import fields as F
-from .fields import Column, Field, Table
-from .model import Problem
-from .names import safe_file_stem
-from .schemes import DEFAULT_SCHEME, Expr, Node, Rule, Scheme
+from toolkit.forms import fields as F
+from toolkit.forms.fields import Column, Field, Table
+from toolkit.model import Problem
+from toolkit.rules.schemes import DEFAULT_SCHEME, Expr, Node, Rule, Scheme
+from toolkit.write import atomic
+from toolkit.write.names import safe_file_stem
 
 __all__ = [
     "RosterError", "build_workbook_bytes", "cell_address", "describe_rule", "read_roster",

@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .. import atomic
-from ..model import Scorecard, Submission
-from ..names import safe_file_stem
-from ..schemes import Scheme
-from . import layout, narrative, table, writer
+from toolkit.model import Scorecard, Submission
+from toolkit.rules.schemes import Scheme
+from toolkit.write import atomic
+from toolkit.write.names import safe_file_stem
+from toolkit.write.report import layout, narrative, table, writer
 
 __all__ = ["build_report", "write_report", "report_file_name"]
 

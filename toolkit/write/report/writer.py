@@ -14,10 +14,10 @@ import zipfile
 from collections.abc import Iterable
 from datetime import date
 
-from . import layout
-from .layout import STYLE_IDS
-from .narrative import Para
-from .table import Appendix, Cell, Row, Table
+from toolkit.write.report import layout
+from toolkit.write.report.layout import STYLE_IDS
+from toolkit.write.report.narrative import Para
+from toolkit.write.report.table import Appendix, Cell, Row, Table
 
 _INVALID_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})

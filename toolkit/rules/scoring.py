@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .fields import QUAL_TIERS
-from .messages import problem
-from .model import NodeScore, Problem, RowScore, Scorecard, Submission, TableRow
-from .schemes import Expr, FormulaUndefined, Node, Rule, Scheme
+from toolkit.forms.fields import QUAL_TIERS
+from toolkit.messages import problem
+from toolkit.model import NodeScore, Problem, RowScore, Scorecard, Submission, TableRow
+from toolkit.rules.schemes import Expr, FormulaUndefined, Node, Rule, Scheme
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
