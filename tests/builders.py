@@ -26,6 +26,7 @@ import xlsxwriter
 from tests.helpers import load_seed, workbook_inputs
 from toolkit.forms import fields as F
 from toolkit.read.normalize import FormulaError
+from toolkit.rules import inputs as scheme_inputs
 from toolkit.rules.schemes import Scheme, load_scheme
 
 DROP = object()  # value meaning "leave this key out"
@@ -258,7 +259,7 @@ def write_shifted(path: Path, values: Mapping[str, Any], tables: Mapping[str, Se
         ws.write_string(0, 0, f"{name}（移动过的布局）")
         sheets[name] = ws
         next_row[name] = 2 + rows
-    for f in F.all_fields(sch):
+    for f in scheme_inputs.all_fields(sch):
         ws = sheets[f.sheet]
         r = next_row[f.sheet]
         next_row[f.sheet] += 1

@@ -26,11 +26,11 @@ from toolkit.cli import main
 from toolkit.deliver import mail
 from toolkit.forms import fields as F
 from toolkit.forms import returned
+from toolkit.forms.fields import problem_sort_key
 from toolkit.forms.template import build_workbook_bytes, cell_address
-from toolkit.messages import CATALOGUE, problem
-from toolkit.model import Problem, problem_sort_key
+from toolkit.problems import CATALOGUE, Problem, problem
 from toolkit.read import intake
-from toolkit.rules import scoring
+from toolkit.rules import inputs, scoring
 from toolkit.rules.schemes import builtin_ids, load_scheme
 from toolkit.text import emails
 
@@ -87,11 +87,11 @@ def label_texts(sid: str) -> dict[str, str]:
 def test_blank_is_an_error_iff_the_template_shows_a_star(sid, seed_raw):
     scheme = load_scheme(sid)
     labels = label_texts(sid)
-    _, _, first_given = F.rule_inputs(scheme)
+    _, _, first_given = inputs.rule_inputs(scheme)
     either_or = {inp for _, opts in first_given for inp, _ in opts}
     base = {(p.code, p.field) for p in revalidate(seed_raw[sid], sid) if p.severity == "error"}
     checked = 0
-    for f in F.all_fields(scheme):
+    for f in inputs.all_fields(scheme):
         if f.required_when or f.key in either_or or f.key not in seed_raw[sid].addresses:
             continue
         probs = revalidate(seed_raw[sid], sid, **{f.key: None})
@@ -110,7 +110,7 @@ def test_blank_is_an_error_iff_the_template_shows_a_star(sid, seed_raw):
 def test_every_money_cell_is_starred_or_says_blank_is_zero(sid):
     wb = openpyxl.load_workbook(io.BytesIO(build_workbook_bytes(load_scheme(sid))))
     ws = wb[F.SHEET_MONEY]
-    fmap = F.field_map(load_scheme(sid))
+    fmap = inputs.field_map(load_scheme(sid))
     for f in F.MONEY_FIELDS:
         if f.kind not in ("money", "money_signed") or f.required_when:
             continue

@@ -25,7 +25,7 @@ import pytest
 from tests.builders import build, defined_names, sheet_part
 from toolkit.check import validate
 from toolkit.forms import fields as F
-from toolkit.rules import scoring
+from toolkit.rules import inputs, scoring
 from toolkit.rules.schemes import load_scheme
 
 SEED = 20261130
@@ -79,7 +79,7 @@ ABSURD = {"huge_1e999999", "huge_1e26", "negative_1e300", "huge_as_text"}
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Target]]:
     path = build(tmp_path_factory.mktemp("fuzz") / "unit.xlsx")
     targets: list[Target] = []
-    kinds = {f.key: f.kind for f in F.all_fields(load_scheme("jianghua-2023"))}
+    kinds = {f.key: f.kind for f in inputs.all_fields(load_scheme("jianghua-2023"))}
     for key, ref in sorted(defined_names(path).items()):
         if key.startswith("_xlnm."):  # print titles and the like: not an input
             continue

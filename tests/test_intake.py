@@ -20,6 +20,7 @@ from toolkit.forms import fields as F
 from toolkit.read import intake
 from toolkit.read.intake import IntakeError, read_workbook
 from toolkit.read.normalize import FormulaError
+from toolkit.rules import inputs
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_reads_values_by_defined_name(seed_book):
     assert not raw.problems and not raw.broken
     # every field of the scheme has a cell
     from toolkit.rules.schemes import load_scheme
-    assert {f.key for f in F.all_fields(load_scheme("jianghua-2023"))} <= set(raw.addresses)
+    assert {f.key for f in inputs.all_fields(load_scheme("jianghua-2023"))} <= set(raw.addresses)
 
 
 def test_reads_tables_with_all_rows(seed_book):

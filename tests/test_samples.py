@@ -15,6 +15,7 @@ import yaml
 
 from toolkit.forms import fields as F
 from toolkit.forms import template as T
+from toolkit.rules import inputs
 from toolkit.rules.schemes import DEFAULT_SCHEME, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +96,7 @@ def test_sample_holds_its_yaml_data_as_typed(src):  # type: ignore[no-untyped-de
             assert got is None, k
         else:
             assert got == v and type(got) is type(v) or (isinstance(v, float) and got == v), k
-    assert set(values) == {f.key for f in F.all_fields(scheme)}
+    assert set(values) == {f.key for f in inputs.all_fields(scheme)}
     for name, rows in kw["tables"].items():
         want = [{k: r.get(k) for k in (c.key for c in F.table_by_name(name).columns)} for r in rows]
         assert tables[name] == want, name
@@ -127,7 +128,7 @@ def test_sample_data_is_plausible(src):  # type: ignore[no-untyped-def]
     """Valid samples keep the budget identity and the scheme's group points; the error sample breaks it."""
     d = _data(src)
     scheme = load_scheme(d.get("scheme") or DEFAULT_SCHEME)
-    known = set(F.field_map(scheme))
+    known = set(inputs.field_map(scheme))
     keys = set(MS.workbook_args(d)["values"])
     assert keys <= known, keys - known
     sums: dict[str, Decimal] = {}

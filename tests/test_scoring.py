@@ -304,7 +304,7 @@ def test_total_is_sum_of_parts(staff, added, proc, chk, grade):
 
 
 def test_no_echo_of_input_errors_in_scoring_problems():
-    from toolkit.model import Problem
+    from toolkit.problems import Problem
 
     data = load_seed()
     data.update(staff_quota=None, chk_mgmt_system=["是", "是", None])

@@ -16,7 +16,8 @@ import xlsxwriter
 
 from toolkit.forms import fields as F
 from toolkit.forms import template as T
-from toolkit.messages import problem
+from toolkit.problems import problem
+from toolkit.rules import inputs
 from toolkit.rules.schemes import builtin_ids, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def test_sheets_in_spec_order_and_meta_very_hidden(blank, scheme):  # type: igno
 
 
 def test_every_input_is_a_named_unlocked_yellow_cell_on_its_sheet(blank, scheme):  # type: ignore[no-untyped-def]
-    fields = F.all_fields(scheme)
+    fields = inputs.all_fields(scheme)
     names = {n: d for n, d in blank.defined_names.items() if not n.startswith("_xlnm")}
     assert set(names) == {f.key for f in fields}
     assert not set(names) & {t.name for t in F.TABLES}, "a defined name repeats a table name"
@@ -287,7 +288,7 @@ def test_marks_fill_and_comment_cells_and_problems_sheet_goes_first():  # type: 
     # a whole-row mark: only one column in problems
     assert "整行" in cell("problems:1").comment.text
     # the input sheets still read: names intact
-    assert set(F.field_map(s)) <= set(wb.defined_names)
+    assert set(inputs.field_map(s)) <= set(wb.defined_names)
 
 
 def test_cell_address_of_table_locations():  # type: ignore[no-untyped-def]

@@ -17,7 +17,9 @@ import pytest
 from tests import builders as B
 from toolkit.check import validate
 from toolkit.forms import fields as F
-from toolkit.model import Problem, Submission
+from toolkit.model import Submission
+from toolkit.problems import Problem
+from toolkit.rules import inputs
 from toolkit.rules.schemes import load_scheme
 
 PERF_KEYS = [c.key for c in F.PERF_INDICATORS.columns]
@@ -86,7 +88,7 @@ def test_reference_unit_is_valid(seed):
                   "self_score": None, "deviation_note": None}
     assert rows[2].cells["actual"].startswith("绩效指标!H")
     assert str(sub.tables["problems"][0].values["problems"]).startswith("资金使用效益")
-    assert set(sub.cells) >= {f.key for f in F.all_fields(seed.scheme)}
+    assert set(sub.cells) >= {f.key for f in inputs.all_fields(seed.scheme)}
 
 
 def test_reference_unit_scores_99(seed):

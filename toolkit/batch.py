@@ -26,8 +26,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, overload
 
-from toolkit.messages import problem
-from toolkit.model import Problem, problem_sort_key
+from toolkit.forms.fields import problem_sort_key
+from toolkit.problems import Problem, problem
 from toolkit.rules.schemes import DEFAULT_SCHEME, Scheme, load_scheme
 from toolkit.workers import Crashed, Pool
 from toolkit.write import atomic

@@ -5,102 +5,16 @@ Every stage returns frozen dataclasses; nothing downstream reaches back upstream
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-Severity = Literal["error", "warning"]
+from toolkit.problems import Problem, Severity  # noqa: F401  (Severity: re-exported for results)
 
 # A normalised input value: money / ratios / percentages are Decimal, counts int,
 # dates datetime.date, everything else str. ``None`` means blank.
 Value = Decimal | int | str | date | None
-
-
-@dataclass(frozen=True, init=False)
-class Problem:
-    """One thing wrong with a workbook, named by sheet and cell, with the fix (Chinese).
-
-    A problem is data until shown: the catalogue code, its ``params`` and its cells. ``message`` is
-    rendered from them each time (messages.render), so moving the cells (a returned workbook)
-    re-words the text. A Problem rebuilt from text only (``params`` None) keeps that text.
-    """
-
-    code: str
-    severity: Severity
-    sheet: str | None
-    cell: str | None  # first cell involved, e.g. "C7"
-    cells: tuple[str, ...]  # every cell involved, as "收支情况!C7"
-    field: str | None  # field key or table name
-    params: dict[str, Any] | None = dc_field(hash=False)
-    text: str = dc_field(compare=False)  # the message as given when params is None
-
-    def __init__(self, code: str, severity: Severity, message: str = "", sheet: str | None = None,
-                 cell: str | None = None, cells: tuple[str, ...] = (), field: str | None = None,
-                 params: dict[str, Any] | None = None, text: str = ""):
-        for k, v in (("code", code), ("severity", severity), ("sheet", sheet), ("cell", cell),
-                     ("cells", tuple(cells)), ("field", field), ("params", params), ("text", text or message)):
-            object.__setattr__(self, k, v)
-
-    @property
-    def message(self) -> str:
-        if self.params is None:
-            return self.text
-        from toolkit.messages import render
-
-        return render(self)
-
-    @property
-    def location(self) -> str:
-        if self.sheet and self.cell:
-            return f"{self.sheet}!{self.cell}"
-        return self.sheet or ""
-
-    def as_dict(self, *, with_params: bool = False) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "severity": self.severity,
-            "code": self.code,
-            "sheet": self.sheet,
-            "cell": self.cell,
-            "cells": list(self.cells),
-            "field": self.field,
-            "message": self.message,
-        }
-        if with_params:  # for crossing a process boundary; results.json keeps the keys above
-            d["params"] = self.params
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Problem:
-        """The inverse of ``as_dict`` (params kept when present, so the text can still be re-rendered)."""
-        return cls(code=d["code"], severity=d["severity"], message=d.get("message") or "", sheet=d.get("sheet"),
-                   cell=d.get("cell"), cells=tuple(d.get("cells") or ()), field=d.get("field"),
-                   params=d.get("params"))
-
-
-def problem_sort_key(p: Problem) -> tuple[int, int, int, int]:
-    """Workbook order: problems without a sheet first, then sheet order (fields.SHEETS), row, column.
-
-    Use with a stable sort: problems on the same cell keep the order they were found in."""
-    from toolkit.forms.fields import SHEETS
-
-    if not p.sheet:
-        return (0, 0, 0, 0)
-    sheet = SHEETS.index(p.sheet) + 1 if p.sheet in SHEETS else len(SHEETS) + 1
-    row = col = 0
-    if p.cell:
-        m = _CELL_RE.match(p.cell.replace("$", ""))
-        if m:
-            col = 0
-            for ch in m.group(1).upper():
-                col = col * 26 + ord(ch) - 64
-            row = int(m.group(2))
-    return (1, sheet, row, col)
-
-
-_CELL_RE = re.compile(r"^([A-Za-z]{1,3})(\d{1,7})$")
 
 
 @dataclass(frozen=True)

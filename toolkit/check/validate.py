@@ -57,9 +57,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from toolkit.forms import fields as F
-from toolkit.forms.fields import Field, Table
-from toolkit.messages import problem
-from toolkit.model import Problem, Submission, TableRow, Value, problem_sort_key
+from toolkit.forms.fields import Field, Table, problem_sort_key
+from toolkit.model import Submission, TableRow, Value
+from toolkit.problems import Problem, problem
 from toolkit.read import intake
 from toolkit.read.normalize import (
     ACCEPTED_DIRECTIONS,
@@ -80,7 +80,9 @@ from toolkit.read.normalize import (
     percent_points,
     round_money,
 )
+from toolkit.rules import inputs
 from toolkit.rules.schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
+from toolkit.text import address as A1
 from toolkit.text import emails, paste
 
 Status = Literal["ok", "invalid", "unreadable"]
@@ -195,7 +197,7 @@ def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
         if not (a.code == b.code if a.code and b.code else bool(a.name) and a.name == b.name):
             continue
         for me, other in ((a, b), (b, a)):
-            sheet, cell = _split(me.address)
+            sheet, cell = A1.split_location(me.address)
             out.setdefault(me.file, []).append(problem(
                 "duplicate_unit", sheet=sheet or F.SHEET_BASIC, cell=cell,
                 cells=(me.address,) if me.address else (), field="unit_name",
@@ -218,7 +220,7 @@ def year_outliers(keys: list[UnitKey]) -> dict[str, list[Problem]]:
     out: dict[str, list[Problem]] = {}
     for k in keys:
         if k.year != common:
-            sheet, cell = _split(k.year_address)
+            sheet, cell = A1.split_location(k.year_address)
             out.setdefault(k.file, []).append(problem(
                 "year_mismatch", sheet=sheet or F.SHEET_BASIC, cell=cell, field="fiscal_year",
                 label=_YEAR_LABEL, value=k.year, expected=common))
@@ -231,13 +233,6 @@ def find_duplicates(checks: list[FileCheck]) -> dict[str, list[Problem]]:
 
 
 # --------------------------------------------------------------------------- helpers
-def _split(addr: str | None) -> tuple[str | None, str | None]:
-    if not addr:
-        return None, None
-    parts = intake.split_address(addr)
-    return parts if parts else (None, None)
-
-
 def _fmt(d: Any) -> str:
     if isinstance(d, Decimal):
         return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d:f}"
@@ -257,7 +252,7 @@ class _Requirements:
 
 
 def _requirements(scheme: Scheme) -> _Requirements:
-    _, unless, first = F.rule_inputs(scheme)
+    _, unless, first = inputs.rule_inputs(scheme)
     return _Requirements(unless, first)
 
 
@@ -266,7 +261,7 @@ class _Validator:
     def __init__(self, raw: intake.RawWorkbook, scheme: Scheme):
         self.raw = raw
         self.scheme = scheme
-        self.fields: dict[str, Field] = F.field_map(scheme)
+        self.fields: dict[str, Field] = inputs.field_map(scheme)
         self.values: dict[str, Value] = {}
         self.cells: dict[str, str] = {}
         self.problems: list[Problem] = list(raw.problems)
@@ -276,7 +271,7 @@ class _Validator:
     def add(self, code: str, addr: str | None = None, *, cells: Iterable[str] = (), field: str | None = None,
             **params: Any) -> None:
         cells_t = tuple(c for c in cells if c) or ((addr,) if addr else ())
-        sheet, cell = _split(addr or (cells_t[0] if cells_t else None))
+        sheet, cell = A1.split_location(addr or (cells_t[0] if cells_t else None))
         self.problems.append(problem(code, sheet=sheet, cell=cell, cells=cells_t, field=field, **params))
 
     def run(self, rel: str) -> Submission:
@@ -551,11 +546,11 @@ class _Validator:
 
     def position(self, key: str) -> tuple[int, int, int]:
         """Sort key of a field's cell: sheet order, row, column."""
-        p = intake.split_address(self.cells.get(key, ""))
+        p = A1.split_address(self.cells.get(key, ""))
         if p is None:
             return (99, 0, 0)
         sheet, cell = p
-        rc = intake.split_cell(cell) or (0, 0)
+        rc = A1.split_cell(cell) or (0, 0)
         names = list(self.raw.sheet_names)
         return (names.index(sheet) if sheet in names else 99, rc[0], rc[1])
 
@@ -635,7 +630,7 @@ class _Validator:
     # -- long text pasted over the cells below
     def spill(self) -> None:
         raw = self.raw
-        named = {intake.split_address(a) for a in raw.addresses.values()}
+        named = {A1.split_address(a) for a in raw.addresses.values()}
         table_cells = set()
         for t in raw.tables.values():
             for c in t.columns.values():
@@ -643,14 +638,14 @@ class _Validator:
         for f in self.fields.values():
             if f.kind != "longtext" or f.key in self.absent or self.values.get(f.key) is None:
                 continue
-            sheet, cell = intake.split_address(self.cells[f.key]) or ("", "")
-            rc = intake.split_cell(cell)
+            sheet, cell = A1.split_address(self.cells[f.key]) or ("", "")
+            rc = A1.split_cell(cell)
             if rc is None:
                 continue
             row, col = rc
             below: list[str] = []
             for r in range(row + 1, row + 1 + SPILL_ROWS):
-                here = (sheet, f"{intake.col_letter(col)}{r}")
+                here = (sheet, f"{A1.col_letter(col)}{r}")
                 v = raw.cell(sheet, r, col)
                 if here in named:
                     key = self.key_at(here)
@@ -661,7 +656,7 @@ class _Validator:
                         below.append(f"{sheet}!{here[1]}")
                         continue
                     break
-                if any(hc == (sheet, intake.col_letter(col), r) for hc in table_cells):
+                if any(hc == (sheet, A1.col_letter(col), r) for hc in table_cells):
                     break
                 if clean_text(v) is None or any(raw.cell(sheet, r, c) not in (None, "") for c in range(1, col)):
                     break  # an empty cell or the next row's label: the spill (if any) ends here
@@ -672,7 +667,7 @@ class _Validator:
 
     def key_at(self, here: tuple[str, str]) -> str | None:
         for k, a in self.raw.addresses.items():
-            if intake.split_address(a) == here:
+            if A1.split_address(a) == here:
                 return k
         return None
 

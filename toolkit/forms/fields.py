@@ -1,16 +1,16 @@
 """The standard workbook definition: the single source of truth for the template writer and the reader.
 
 Labels are what the clerk sees; keys are stable ASCII identifiers used in code, in results.json and
-as the workbook's defined names. The 评分表 sheet's fields come from the scheme (``scheme_fields``).
+as the workbook's defined names. The 评分表 sheet's fields come from the scheme (``toolkit.rules.inputs``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-if TYPE_CHECKING:
-    from toolkit.rules.schemes import Scheme
+from toolkit.problems import Problem
+from toolkit.text import address as A1
 
 TEMPLATE_ID = "jixiao-dept-selfeval"
 TEMPLATE_VERSION = 1
@@ -213,57 +213,15 @@ MAX_TABLE_ROWS = 2000
 META_KEYS = ("template_id", "template_version", "scheme_id", "unit_code")
 
 
-def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
-    """The 评分表 inputs a scheme declares (checklist items, tiers, scores, notes, named inputs)."""
-    return scheme.input_fields
-
-
-def all_fields(scheme: Scheme) -> tuple[Field, ...]:
-    """Every field of the workbook for ``scheme``; an input the scheme's rules always read is required."""
-    always = rule_inputs(scheme)[0]
-    return tuple(
-        replace(f, required=True)
-        if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f
-        for f in STATIC_FIELDS + scheme_fields(scheme))
-
-
-def rule_inputs(scheme: Scheme) -> tuple[
-        frozenset[str],
-        tuple[tuple[str, str, frozenset[str]], ...],
-        tuple[tuple[Any, tuple[tuple[str, frozenset[str]], ...]], ...]]:
-    """What a scheme's rules read: (always, unless, first_given).
-
-    ``always``: read whatever the other values are. ``unless``: (flag, value, keys), read unless
-    flag == value (not_applicable_full). ``first_given``: (node, ((input, its rule's other keys), …)),
-    one of the inputs must be given.
-    """
-    always: set[str] = set()
-    unless: list[tuple[str, str, frozenset[str]]] = []
-    first: list[tuple[Any, tuple[tuple[str, frozenset[str]], ...]]] = []
-    for node in scheme.leaves():
-        r = node.rule
-        if r is None:
-            continue
-        if r.type == "not_applicable_full":
-            always.add(r.params["flag"])
-            inner = r.params.get("rule")
-            if inner is not None:
-                unless.append((r.params["flag"], r.params["when"], frozenset(inner.inputs)))
-        elif r.type == "first_given":
-            opts = []
-            for o in r.params["options"]:
-                inner = o.get("rule")
-                keys = frozenset(inner.inputs if inner else ()) - {o["input"]}
-                opts.append((o["input"], keys))
-            first.append((node, tuple(opts)))
-        else:
-            always.update(r.inputs)
-    return frozenset(always), tuple(unless), tuple(first)
-
-
-def field_map(scheme: Scheme) -> dict[str, Field]:
-    return {f.key: f for f in all_fields(scheme)}
-
-
 def table_by_name(name: str) -> Table:
     return next(t for t in TABLES if t.name == name)
+
+
+def problem_sort_key(p: Problem) -> tuple[int, int, int, int]:
+    """Workbook order: problems without a sheet first, then sheet order (SHEETS), row, column.
+
+    Use with a stable sort: problems on the same cell keep the order they were found in."""
+    if not p.sheet:
+        return (0, 0, 0, 0)
+    sheet = SHEETS.index(p.sheet) + 1 if p.sheet in SHEETS else len(SHEETS) + 1
+    return (1, sheet, *A1.cell_order(p.cell))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit.model import Problem, problem_sort_key
+from toolkit.forms.fields import problem_sort_key
+from toolkit.problems import Problem
 from toolkit.rules.schemes import Scheme
 
 

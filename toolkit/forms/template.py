@@ -36,13 +36,15 @@ from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from toolkit.forms import fields as F
 from toolkit.forms.fields import Column, Field, Table
-from toolkit.model import Problem
+from toolkit.problems import Problem
+from toolkit.rules import inputs
 from toolkit.rules.schemes import DEFAULT_SCHEME, Expr, Node, Rule, Scheme
+from toolkit.text import address as A1
 from toolkit.write import atomic
 from toolkit.write.names import safe_file_stem
 
@@ -231,7 +233,7 @@ _LAYOUTS: dict[int, tuple[Scheme, _Layout]] = {}
 
 def _make_layout(scheme: Scheme) -> _Layout:
     rows: dict[str, list[_Item]] = {}
-    eff = F.field_map(scheme)  # the scheme's view of each field (required flags)
+    eff = inputs.field_map(scheme)  # the scheme's view of each field (required flags)
     # 基本信息
     items: list[_Item] = []
     for n, f in enumerate(F.BASIC_FIELDS, start=1):
@@ -328,7 +330,6 @@ def cell_address(scheme: Scheme, location: str) -> tuple[str, str] | None:
 
 
 _LOC_RE = re.compile(r"^([A-Za-z_]\w*):(\d+)(?::([A-Za-z_]\w*))?$")
-_ADDR_RE = re.compile(r"^'?([^!']+)'?!\$?([A-Z]{1,3})\$?(\d+)$")
 
 
 def _resolve(lay: _Layout, loc: str) -> list[tuple[str, int, int]]:
@@ -350,10 +351,10 @@ def _resolve(lay: _Layout, loc: str) -> list[tuple[str, int, int]]:
                 return []
             return [(sheet, r, c0 + keys.index(m.group(3)))]
         return [(sheet, r, c0 + j) for j in range(len(table.columns))]
-    m = _ADDR_RE.match(loc)
-    if m and m.group(1) in (*lay.rows, F.SHEET_INDICATORS):
-        r, c = xl_cell_to_rowcol(m.group(2) + m.group(3))
-        return [(m.group(1), r, c)]
+    parsed = A1.split_address(loc)
+    if parsed and parsed[0] in (*lay.rows, F.SHEET_INDICATORS):
+        r1, c1 = A1.split_cell(parsed[1]) or (1, 1)
+        return [(parsed[0], r1 - 1, c1 - 1)]
     return []
 
 
@@ -401,7 +402,7 @@ def _expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
 
 
 def _labels(scheme: Scheme) -> dict[str, str]:
-    return {f.key: f.label for f in F.all_fields(scheme)}
+    return {f.key: f.label for f in inputs.all_fields(scheme)}
 
 
 def _value_text(name: str, p: Mapping[str, Any], labels: Mapping[str, str]) -> str:

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
 from toolkit.read.normalize import FormulaError
+from toolkit.text import address as A1
 
 # Built-in number formats (ECMA-376 18.8.30 plus the CJK ids Excel/WPS use for dates).
 _BUILTIN_PERCENT = frozenset({9, 10})
@@ -253,12 +254,7 @@ class SheetCells:
 _REF_RE = re.compile(r"([A-Za-z]{1,3})(\d{1,7})$")
 
 
-@functools.lru_cache(maxsize=4096)
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
+_col_number = functools.lru_cache(maxsize=4096)(A1.col_number)  # hot: once per cell read
 
 
 def _cell_value(t: str, v: str | None, inline: str | None, kind: str, strings: list[str],

@@ -30,7 +30,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import re
 import stat
 import time
 import zipfile
@@ -45,10 +44,10 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from toolkit.forms import fields
-from toolkit.messages import problem
-from toolkit.model import Problem
+from toolkit.problems import Problem, problem
 from toolkit.read import cells as RC
 from toolkit.read.normalize import FormulaError, clean_text, display
+from toolkit.text.address import address, col_letter, split_address, split_cell
 
 MB = 1024 * 1024
 
@@ -100,51 +99,6 @@ class IntakeError(Exception):
     def __init__(self, prob: Problem):
         super().__init__(prob.message)
         self.problem = prob
-
-
-# --------------------------------------------------------------------------- cell addresses
-def col_letter(n: int) -> str:
-    """1 → A, 27 → AA."""
-    s = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-_CELL_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
-_REF_RE = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!(.+)$")
-
-
-def split_cell(cell: str) -> tuple[int, int] | None:
-    """"C7" → (7, 3) (row, column), 1-based."""
-    m = _CELL_RE.match(cell.strip())
-    if not m:
-        return None
-    return int(m.group(2)), col_number(m.group(1))
-
-
-def split_address(address: str) -> tuple[str, str] | None:
-    """"收支情况!C7" or "'收支 情况'!$C$7" → (sheet, "C7")."""
-    m = _REF_RE.match(address.strip())
-    if not m:
-        return None
-    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
-    rc = split_cell(m.group(3).split(":")[0])
-    if rc is None:
-        return None
-    return sheet, f"{col_letter(rc[1])}{rc[0]}"
-
-
-def address(sheet: str, row: int, col: int) -> str:
-    return f"{sheet}!{col_letter(col)}{row}"
 
 
 # --------------------------------------------------------------------------- result objects
@@ -787,16 +741,11 @@ def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx") -> RawWorkbook:
 
 def _resolve(ref: str, sheets: dict[str, _Sheet]) -> tuple[str, int, int] | None:
     ref = ref.lstrip("=").split(",")[0].strip()
-    m = _REF_RE.match(ref)
-    if not m or "#REF!" in ref.upper():
+    parsed = None if "#REF!" in ref.upper() else split_address(ref)
+    if parsed is None or parsed[0] not in sheets:
         return None
-    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
-    if sheet not in sheets:
-        return None
-    rc = split_cell(m.group(3).split(":")[0])
-    if rc is None:
-        return None
-    return sheet, rc[0], rc[1]
+    rc = split_cell(parsed[1])
+    return (parsed[0], rc[0], rc[1]) if rc else None
 
 
 def _read_meta(sheets: dict[str, _Sheet], sheet: Callable[[str], RC.SheetCells | None]) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from toolkit.forms.fields import QUAL_TIERS
-from toolkit.messages import problem
-from toolkit.model import NodeScore, Problem, RowScore, Scorecard, Submission, TableRow
+from toolkit.model import NodeScore, RowScore, Scorecard, Submission, TableRow
+from toolkit.problems import Problem, problem
 from toolkit.rules.schemes import Expr, FormulaUndefined, Node, Rule, Scheme
+from toolkit.text import address as A1
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -95,15 +96,8 @@ class _Ctx:
         addr = self.sub.cells.get(key) if key else None
         if cells is None:
             cells = [addr] if addr else []
-        sheet, cell = _split(cells[0]) if cells else (None, None)
+        sheet, cell = A1.split_location(cells[0]) if cells else (None, None)
         self.problems.append(problem(code, sheet=sheet, cell=cell, cells=cells, field=field_key or key, **params))
-
-
-def _split(address: str) -> tuple[str | None, str | None]:
-    if "!" in address:
-        s, c = address.rsplit("!", 1)
-        return s.strip("'"), c
-    return None, address
 
 
 RuleFn = Callable[[_Ctx, Node, Rule, Decimal], Outcome]

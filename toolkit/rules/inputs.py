@@ -1,0 +1,63 @@
+"""The workbook as one scheme sees it: the form's fields plus the scheme's own inputs, and which
+of them the scheme's rules read (so an input a rule always reads is required, one source for the
+template's *, the hints and the validator)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from toolkit.forms.fields import STATIC_FIELDS, Field
+from toolkit.rules.schemes import Scheme
+
+
+def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
+    """The 评分表 inputs a scheme declares (checklist items, tiers, scores, notes, named inputs)."""
+    return scheme.input_fields
+
+
+def all_fields(scheme: Scheme) -> tuple[Field, ...]:
+    """Every field of the workbook for ``scheme``; an input the scheme's rules always read is required."""
+    always = rule_inputs(scheme)[0]
+    return tuple(
+        replace(f, required=True)
+        if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f
+        for f in STATIC_FIELDS + scheme_fields(scheme))
+
+
+def rule_inputs(scheme: Scheme) -> tuple[
+        frozenset[str],
+        tuple[tuple[str, str, frozenset[str]], ...],
+        tuple[tuple[Any, tuple[tuple[str, frozenset[str]], ...]], ...]]:
+    """What a scheme's rules read: (always, unless, first_given).
+
+    ``always``: read whatever the other values are. ``unless``: (flag, value, keys), read unless
+    flag == value (not_applicable_full). ``first_given``: (node, ((input, its rule's other keys), …)),
+    one of the inputs must be given.
+    """
+    always: set[str] = set()
+    unless: list[tuple[str, str, frozenset[str]]] = []
+    first: list[tuple[Any, tuple[tuple[str, frozenset[str]], ...]]] = []
+    for node in scheme.leaves():
+        r = node.rule
+        if r is None:
+            continue
+        if r.type == "not_applicable_full":
+            always.add(r.params["flag"])
+            inner = r.params.get("rule")
+            if inner is not None:
+                unless.append((r.params["flag"], r.params["when"], frozenset(inner.inputs)))
+        elif r.type == "first_given":
+            opts = []
+            for o in r.params["options"]:
+                inner = o.get("rule")
+                keys = frozenset(inner.inputs if inner else ()) - {o["input"]}
+                opts.append((o["input"], keys))
+            first.append((node, tuple(opts)))
+        else:
+            always.update(r.inputs)
+    return frozenset(always), tuple(unless), tuple(first)
+
+
+def field_map(scheme: Scheme) -> dict[str, Field]:
+    return {f.key: f for f in all_fields(scheme)}
