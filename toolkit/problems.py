@@ -103,7 +103,6 @@ CATALOGUE: dict[str, Entry] = {
                               "请使用财政局最新下发的填报表重新填报"),
     "scheme_mismatch": Entry("warning", "填报表按方案 {found} 制作，本次按方案 {used} 评分",
                              "如评分方案有误，请联系财政局确认"),
-    "unknown_scheme": Entry("error", "填报表指定的评分方案 {found} 不存在", "请联系财政局获取正确的填报表"),
     "missing_sheet": Entry("error", "缺少工作表“{sheet}”", "请不要删除或重命名模板中的工作表；" + TEMPLATE_HINT),
     "missing_name": Entry("error", "缺少名称为 {key} 的单元格（{label}）",
                           "该单元格或其名称被删除，请从原始模板复制该部分，或重新填报"),
