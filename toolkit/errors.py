@@ -1,4 +1,4 @@
-"""The one exception root of jixiao: every error the tool reports to a person derives from JixiaoError.
+"""The package's one exception root: JixiaoError, for errors jixiao reports to its user.
 
 ``str()`` of a JixiaoError is a Chinese message a finance officer can act on, never a Python name.
 """

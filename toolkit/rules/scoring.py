@@ -1,4 +1,4 @@
-"""Scheme + Submission → Scorecard.
+"""Scoring: Scheme + Submission → Scorecard, one function per rule type.
 
 One small function per rule type, registered by the type name the scheme file uses. The engine
 walks the scheme tree; every score is exact Decimal arithmetic, clamped to [0, w] and rounded

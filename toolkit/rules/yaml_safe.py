@@ -204,6 +204,8 @@ def as_list(v: Any) -> list[Any]:
 
 
 class NotAList(Exception):
+    """A scalar or mapping where the scheme needs a list (``value`` is what was written)."""
+
     def __init__(self, value: Any):
         super().__init__()
         self.value = value
