@@ -78,7 +78,7 @@ def missing_modules() -> list[str]:
 # --------------------------------------------------------------------------- workbooks (cached)
 def _fingerprint() -> str:
     """Generated files depend on the generator, the template writer, the fields and the scheme."""
-    from toolkit.rules.schemes import builtin_dir
+    from toolkit.rules.loader import builtin_dir
 
     h = hashlib.sha256()
     for p in (HERE / "gen.py", ROOT / "toolkit" / "template.py", ROOT / "toolkit" / "fields.py",
@@ -208,7 +208,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     for mod in REQUIRED:  # imports are not what we time (workers of a pool do pay theirs)
         importlib.import_module(mod)
     from toolkit import batch
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
 
     inbox, out, jobs = Path(spec["inbox"]), Path(spec["out"]), int(spec["jobs"])
     res: dict[str, Any] = {"n": spec["n"], "jobs": jobs}
@@ -281,7 +281,7 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
     from toolkit.forms import returned
     from toolkit.read import intake
     from toolkit.rules import scoring
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
     from toolkit.write import atomic, report, summary
 
     out = workdir / "stages-out"
@@ -365,7 +365,7 @@ def naive_table_cost(files: list[tuple[Path, str]], workdir: Path, k: int = 5) -
     """python-docx table.cell(r, c) vs row.cells, on k documents (both naive; quadratic vs linear)."""
     import naive
 
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
     from toolkit.rules.scoring import score
 
     scheme = load_scheme(SCHEME)

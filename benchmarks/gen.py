@@ -298,7 +298,7 @@ def _break(rng: random.Random, kind: str, values: dict[str, Any], tables: dict[s
 def write_unit(path: Path, i: int, seed: int, scheme_id: str) -> str:
     """Write unit ``i`` to ``path``; returns its kind."""
     from toolkit.forms.template import write_workbook
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
 
     scheme = load_scheme(scheme_id)
     values, tables, kind = unit_inputs(i, seed, scheme)

@@ -30,7 +30,7 @@ from typing import Any
 from toolkit.forms.fields import PERF_INDICATORS, table_by_name
 from toolkit.model import Submission, TableRow
 from toolkit.rules.inputs import field_map
-from toolkit.rules.schemes import Scheme
+from toolkit.rules.model import Scheme
 
 STAGES = ("read", "validate", "score", "docx", "summary")
 _DIRECTIONS = {"≥": "≥", ">=": "≥", "≤": "≤", "<=": "≤", "=": "=", "区间": "区间", "定性": "定性"}

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from toolkit.forms import fields  # noqa: E402
 from toolkit.forms.template import build_workbook_bytes, template_file_name  # noqa: E402
-from toolkit.rules.schemes import DEFAULT_SCHEME, builtin_ids, load_scheme  # noqa: E402
+from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme  # noqa: E402
 from toolkit.write import atomic  # noqa: E402
 
 SAMPLES = ROOT / "samples"

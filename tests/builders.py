@@ -27,7 +27,8 @@ from tests.helpers import load_seed, workbook_inputs
 from toolkit.forms import fields as F
 from toolkit.read.normalize import FormulaError
 from toolkit.rules import inputs as scheme_inputs
-from toolkit.rules.schemes import Scheme, load_scheme
+from toolkit.rules.loader import load_scheme
+from toolkit.rules.model import Scheme
 
 DROP = object()  # value meaning "leave this key out"
 

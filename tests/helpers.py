@@ -108,7 +108,7 @@ def workbook_inputs(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, lis
 def write_unit(path: Path, data: dict[str, Any], scheme_id: str = "jianghua-2023") -> Path:
     """Write a filled standard workbook for ``data`` (through the real template writer)."""
     from toolkit.forms.template import write_workbook
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
 
     values, tables = workbook_inputs(data)
     write_workbook(load_scheme(scheme_id), path, values=values, tables=tables)
@@ -119,7 +119,7 @@ def scheme_text(scheme_id: str = "jianghua-2023", *, new_id: str | None = None, 
     """A built-in scheme's YAML, optionally renamed and with some leaves' points changed."""
     import re
 
-    from toolkit.rules.schemes import builtin_dir
+    from toolkit.rules.loader import builtin_dir
 
     text = (builtin_dir() / f"{scheme_id}.yaml").read_text(encoding="utf-8")
     if new_id:

@@ -31,7 +31,7 @@ from toolkit.forms.template import build_workbook_bytes, cell_address
 from toolkit.problems import CATALOGUE, Problem, problem
 from toolkit.read import intake
 from toolkit.rules import inputs, scoring
-from toolkit.rules.schemes import builtin_ids, load_scheme
+from toolkit.rules.loader import builtin_ids, load_scheme
 from toolkit.text import emails
 
 SCHEMES = sorted(builtin_ids())

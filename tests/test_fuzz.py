@@ -26,7 +26,7 @@ from tests.builders import build, defined_names, sheet_part
 from toolkit.check import validate
 from toolkit.forms import fields as F
 from toolkit.rules import inputs, scoring
-from toolkit.rules.schemes import load_scheme
+from toolkit.rules.loader import load_scheme
 
 SEED = 20261130
 CASE_SECONDS = 5.0  # spec 05: every answer in under 5 s

@@ -112,7 +112,7 @@ def test_reads_values_by_defined_name(seed_book):
     assert raw.addresses["unit_name"].startswith("基本信息!")
     assert not raw.problems and not raw.broken
     # every field of the scheme has a cell
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
     assert {f.key for f in inputs.all_fields(load_scheme("jianghua-2023"))} <= set(raw.addresses)
 
 
@@ -279,7 +279,7 @@ def test_reading_leaves_the_file_untouched(tmp_path, seed_book):
 
 def test_read_speed(seed_book):
     """A template-sized workbook reads and validates in a few ms (the budget is 15 ms per workbook)."""
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
 
     scheme = load_scheme("jianghua-2023")
     validate.check_file(seed_book, "x", scheme)

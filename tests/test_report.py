@@ -22,7 +22,8 @@ from helpers import load_seed, seed_submission, submission_from_data
 
 from tests import readback
 from toolkit.model import NodeScore, Scorecard, Submission
-from toolkit.rules.schemes import Scheme, builtin_dir, load_scheme, parse_scheme
+from toolkit.rules.loader import builtin_dir, load_scheme, parse_scheme
+from toolkit.rules.model import Scheme
 from toolkit.rules.scoring import score as score_card
 from toolkit.write.report import build_report, report_file_name, write_report
 from toolkit.write.report.layout import title_lines

@@ -11,7 +11,7 @@ from docx import Document
 from helpers import seed_submission
 from lxml import etree
 
-from toolkit.rules.schemes import builtin_dir, load_scheme, parse_scheme
+from toolkit.rules.loader import builtin_dir, load_scheme, parse_scheme
 from toolkit.rules.scoring import score
 from toolkit.write.report import build_report, layout
 

@@ -15,7 +15,7 @@ from helpers import ROOT, seed_submission, submission_from_data
 
 from tests import readback
 from toolkit.model import Submission
-from toolkit.rules.schemes import load_scheme
+from toolkit.rules.loader import load_scheme
 from toolkit.rules.scoring import score
 from toolkit.write.report import build_report, report_file_name
 

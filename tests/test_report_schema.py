@@ -28,7 +28,7 @@ from helpers import load_seed, seed_submission, submission_from_data
 from lxml import etree
 
 from toolkit.model import Submission
-from toolkit.rules.schemes import load_scheme
+from toolkit.rules.loader import load_scheme
 from toolkit.rules.scoring import score as score_card
 from toolkit.write.report import build_report, layout
 

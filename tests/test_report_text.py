@@ -13,7 +13,7 @@ import yaml
 from helpers import ROOT, load_seed, submission_from_data
 
 from tests import readback
-from toolkit.rules.schemes import load_scheme
+from toolkit.rules.loader import load_scheme
 from toolkit.rules.scoring import score as score_card
 from toolkit.text.paste import paragraphs, soft_wrapped_lines
 from toolkit.write.report import build_report

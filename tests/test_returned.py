@@ -78,7 +78,7 @@ def test_returned_words_name_the_regenerated_cells(tmp_path):
     from tests import builders as B
     from toolkit.check import validate
     from toolkit.forms import returned
-    from toolkit.rules.schemes import load_scheme
+    from toolkit.rules.loader import load_scheme
 
     values, tables = B.seed_inputs()
     values.update(spend_basic=160, staff_quota="十个")

@@ -16,7 +16,7 @@ import yaml
 from toolkit.forms import fields as F
 from toolkit.forms import template as T
 from toolkit.rules import inputs
-from toolkit.rules.schemes import DEFAULT_SCHEME, load_scheme
+from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "samples" / "data"

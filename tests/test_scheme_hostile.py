@@ -14,14 +14,9 @@ from helpers import scheme_text, seed_submission
 
 from toolkit.cli import main
 from toolkit.rules import scoring
-from toolkit.rules.schemes import (
-    MAX_SCHEME_BYTES,
-    Expr,
-    FormulaUndefined,
-    SchemeError,
-    load_scheme,
-    parse_scheme,
-)
+from toolkit.rules.expr import Expr, FormulaUndefined
+from toolkit.rules.loader import SchemeError, load_scheme, parse_scheme
+from toolkit.rules.yaml_safe import MAX_SCHEME_BYTES
 
 BUILTIN = scheme_text()
 STAFF_RULE = "rule: {type: ratio_cap, numerator: staff_actual, denominator: staff_quota, cap: 100, deduct: 0.5}"

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from helpers import load_seed, scheme_text, write_unit
 
 from toolkit.cli import main
-from toolkit.rules.schemes import builtin_dir
+from toolkit.rules.loader import builtin_dir
 
 MOF_ROWS = [
     ["产出指标", "数量指标", "受理办理业务", "≥", 3000, None, "人次", 3600, 20],

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from helpers import scheme_text
 
 from toolkit.cli import main
-from toolkit.rules.schemes import SchemeError, builtin_dir, builtin_ids, load_scheme, parse_scheme
+from toolkit.rules.loader import SchemeError, builtin_dir, builtin_ids, load_scheme, parse_scheme
 
 BUILTIN = (builtin_dir() / "jianghua-2023.yaml").read_text(encoding="utf-8")
 

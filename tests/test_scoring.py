@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.model import Submission, TableRow
-from toolkit.rules.schemes import RULE_TYPES, load_scheme, parse_scheme
+from toolkit.rules.loader import load_scheme, parse_scheme
+from toolkit.rules.model import RULE_TYPES
 from toolkit.rules.scoring import RULES, score, score_row
 
 

@@ -17,7 +17,8 @@ from typing import Any, overload
 import openpyxl
 import pytest
 
-from toolkit.rules.schemes import Scheme, load_scheme
+from toolkit.rules.loader import load_scheme
+from toolkit.rules.model import Scheme
 from toolkit.write.summary import (
     SHEETS,
     build_summary_bytes,

@@ -18,7 +18,7 @@ from toolkit.forms import fields as F
 from toolkit.forms import template as T
 from toolkit.problems import problem
 from toolkit.rules import inputs
-from toolkit.rules.schemes import builtin_ids, load_scheme
+from toolkit.rules.loader import builtin_ids, load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "workbook_templates"

@@ -20,7 +20,7 @@ from toolkit.forms import fields as F
 from toolkit.model import Submission
 from toolkit.problems import Problem
 from toolkit.rules import inputs
-from toolkit.rules.schemes import load_scheme
+from toolkit.rules.loader import load_scheme
 
 PERF_KEYS = [c.key for c in F.PERF_INDICATORS.columns]
 

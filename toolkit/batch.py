@@ -28,7 +28,8 @@ from typing import Any, overload
 
 from toolkit.forms.fields import problem_sort_key
 from toolkit.problems import Problem, problem
-from toolkit.rules.schemes import DEFAULT_SCHEME, Scheme, load_scheme
+from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
+from toolkit.rules.model import Scheme
 from toolkit.workers import Crashed, Pool
 from toolkit.write import atomic
 from toolkit.write.atomic import DiskFull, OutLocked, OutputError, OutsideOut

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from toolkit.rules.schemes import SchemeError, builtin_ids, load_scheme
+from toolkit.rules.loader import SchemeError, builtin_ids, load_scheme
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INTERRUPTED = "已中断（Ctrl-C）：未写完的文件已丢弃，已有的结果未改动；重新运行同一命令即可完成。"
@@ -118,7 +118,7 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
     """
     from toolkit.forms import template
-    from toolkit.rules.schemes import DEFAULT_SCHEME
+    from toolkit.rules.loader import DEFAULT_SCHEME
 
     scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
     try:

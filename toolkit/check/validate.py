@@ -81,7 +81,8 @@ from toolkit.read.normalize import (
     round_money,
 )
 from toolkit.rules import inputs
-from toolkit.rules.schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
+from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme
+from toolkit.rules.model import Node, Scheme
 from toolkit.text import address as A1
 from toolkit.text import emails, paste
 

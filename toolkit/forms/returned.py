@@ -15,7 +15,7 @@ from typing import Any
 
 from toolkit.forms.fields import problem_sort_key
 from toolkit.problems import Problem
-from toolkit.rules.schemes import Scheme
+from toolkit.rules.model import Scheme
 
 
 def marks_for(raw: Any, problems: Sequence[Problem], scheme: Scheme | None = None) -> dict[str, list[str]]:

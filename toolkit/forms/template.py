@@ -43,7 +43,9 @@ from toolkit.forms import fields as F
 from toolkit.forms.fields import Column, Field, Table
 from toolkit.problems import Problem
 from toolkit.rules import inputs
-from toolkit.rules.schemes import DEFAULT_SCHEME, Expr, Node, Rule, Scheme
+from toolkit.rules.expr import Expr
+from toolkit.rules.loader import DEFAULT_SCHEME
+from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.text import address as A1
 from toolkit.write import atomic
 from toolkit.write.names import safe_file_stem

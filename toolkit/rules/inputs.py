@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from toolkit.forms.fields import STATIC_FIELDS, Field
-from toolkit.rules.schemes import Scheme
+from toolkit.rules.model import Scheme
 
 
 def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:

@@ -1,4 +1,4 @@
-"""Scheme + Submission → Scorecard.
+"""Scoring: Scheme + Submission → Scorecard, one function per rule type.
 
 One small function per rule type, registered by the type name the scheme file uses. The engine
 walks the scheme tree; every score is exact Decimal arithmetic, clamped to [0, w] and rounded
@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from toolkit.forms.fields import QUAL_TIERS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission, TableRow
 from toolkit.problems import Problem, problem
-from toolkit.rules.schemes import Expr, FormulaUndefined, Node, Rule, Scheme
+from toolkit.rules.expr import Expr, FormulaUndefined
+from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.text import address as A1
+from toolkit.text.numbers import exact, round2, to_decimal
 
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
@@ -34,10 +35,6 @@ OVERACHIEVED = Decimal("1.5")
 # Problems about how several values fit together, not about one value being unusable.
 _AGGREGATE_CODES = frozenset({"budget_identity", "budget_income_mismatch", "indicator_points",
                               "indicator_group_missing", "duplicate_unit", "scheme_mismatch"})
-
-
-def round2(x: Decimal) -> Decimal:
-    return x.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def clamp(x: Decimal, w: Decimal) -> Decimal:
@@ -263,7 +260,7 @@ def first_given(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
 def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
     """MOF rules for one perf_indicators row → (raw score before clamp, value, warnings codes)."""
     v = row.values
-    w = _dec(v.get("points")) or ZERO
+    w = to_decimal(v.get("points")) or ZERO
     direction = v.get("direction")
     notes: list[str] = []
     if direction == "定性":
@@ -271,7 +268,7 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
         rng = QUAL_RANGES.get(tier)
         if rng is None:
             return ZERO, None, notes
-        s = _dec(v.get("self_score"))
+        s = to_decimal(v.get("self_score"))
         if s is None:
             return w * rng[3], None, notes
         lo, hi, open_hi, _ = rng
@@ -280,7 +277,7 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
             notes.append("self_score_range")
             return ZERO, None, notes
         return s, None, notes
-    a, t = _dec(v.get("actual")), _dec(v.get("target"))
+    a, t = to_decimal(v.get("actual")), to_decimal(v.get("target"))
     if a is None or t is None:
         return ZERO, None, notes
     value = a / t if t != 0 else None
@@ -301,7 +298,7 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
             return ZERO, value, notes
         return w * max(ZERO, ONE - abs(a - t) / abs(t)), value, notes
     if direction == "区间":
-        top = _dec(v.get("target_max"))
+        top = to_decimal(v.get("target_max"))
         if top is None:
             return ZERO, None, notes
         hi = top
@@ -313,17 +310,6 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
     return ZERO, None, notes
 
 
-def _dec(x: Any) -> Decimal | None:
-    if x is None or x == "" or isinstance(x, bool):
-        return None
-    if isinstance(x, Decimal):
-        return x
-    try:
-        return Decimal(str(x))
-    except ArithmeticError:
-        return None
-
-
 @rule("indicator_table")
 def indicator_table(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
     group = r.params["group"]
@@ -332,7 +318,7 @@ def indicator_table(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
         if row.values.get("level1") != group:
             continue
         raw, value, notes = score_row(row)
-        pts = _dec(row.values.get("points")) or ZERO
+        pts = to_decimal(row.values.get("points")) or ZERO
         s = round2(clamp(raw, pts))
         rows.append(RowScore(row=row, points=pts, score=s, value=value))
         name = str(row.values.get("name") or "")
@@ -340,30 +326,22 @@ def indicator_table(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> Outcome:
             continue  # validation already reported this row; its score problems would only echo it
         if "overachieved" in notes:
             ctx.add("overachieved", cells=[row.cells["actual"]] if "actual" in row.cells else [],
-                    field_key="perf_indicators", label=name, actual=_fmt(row.values.get("actual")),
-                    target=_fmt(row.values.get("target")))
+                    field_key="perf_indicators", label=name, actual=exact(row.values.get("actual")),
+                    target=exact(row.values.get("target")))
         if "self_score_range" in notes:
             tier = str(row.values.get("actual"))
             lo, hi, _, _ = QUAL_RANGES[tier]
             ctx.add("tier_range", cells=[row.cells["self_score"]] if "self_score" in row.cells else [],
                     field_key="perf_indicators",
-                    score=_fmt(row.values.get("self_score")), tier=tier, low=_fmt(lo * pts), high=_fmt(hi * pts))
+                    score=exact(row.values.get("self_score")), tier=tier, low=exact(lo * pts), high=exact(hi * pts))
         if s < pts and not str(row.values.get("deviation_note") or "").strip():
             ctx.add("note_required", cells=[row.cells["deviation_note"]] if "deviation_note" in row.cells else [],
                     field_key="perf_indicators",
-                    label=name, score=_fmt(s), points=_fmt(pts))
+                    label=name, score=exact(s), points=exact(pts))
     total = sum((rs.score for rs in rows), ZERO)
     out = Outcome(total, None, {"case": "normal", "group": group})
     out.facts["rows"] = tuple(rows)
     return out
-
-
-def _fmt(x: Any) -> str:
-    d = _dec(x)
-    if d is None:
-        return "" if x is None else str(x)
-    s = f"{d.normalize():f}"
-    return s
 
 
 # --------------------------------------------------------------------------- the engine
@@ -381,7 +359,7 @@ def _score_leaf(ctx: _Ctx, node: Node) -> NodeScore:
             key = f"note_{node.id}"
             addr = ctx.sub.cells.get(key)
             ctx.add("note_required", key=key, cells=[addr] if addr else [],
-                    label=node.name, score=_fmt(score), points=_fmt(w))
+                    label=node.name, score=exact(score), points=exact(w))
     return NodeScore(id=node.id, name=node.name, points=w, score=score, level=node.level, path=node.path,
                      rule=node.rule.type, value=out.value, facts=facts, rows=tuple(rows))
 

@@ -37,7 +37,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from toolkit.rules.schemes import Node, Scheme
+from toolkit.rules.model import Node, Scheme
 from toolkit.write.atomic import atomic_path
 
 SHEET_SUMMARY = "汇总"

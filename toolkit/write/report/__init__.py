@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from toolkit.model import Scorecard, Submission
-from toolkit.rules.schemes import Scheme
+from toolkit.rules.model import Scheme
 from toolkit.write import atomic
 from toolkit.write.names import safe_file_stem
 from toolkit.write.report import layout, narrative, table, writer

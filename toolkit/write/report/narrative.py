@@ -17,7 +17,7 @@ from typing import Any
 
 from toolkit.forms.fields import STATIC_FIELDS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission
-from toolkit.rules.schemes import Node, Scheme
+from toolkit.rules.model import Node, Scheme
 from toolkit.text import paste
 from toolkit.write.report import layout
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from toolkit.model import NodeScore, Scorecard, Submission
-from toolkit.rules.schemes import Node, Rule, Scheme
+from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.write.report import layout
 from toolkit.write.report.narrative import (
     budget_full,

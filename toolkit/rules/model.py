@@ -1,0 +1,88 @@
+"""The scheme as data: the immutable Scheme, its indicator tree (Node), leaf rules (Rule), grades (Grade) and the rule types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from toolkit.forms.fields import Field
+
+# The rule types a scheme may use; toolkit.rules.scoring has one scoring function for each.
+RULE_TYPES = frozenset({
+    "ratio_cap", "ratio_floor", "bands", "proportional", "not_applicable_full", "checklist",
+    "tiers", "lookup", "first_given", "indicator_table",
+})
+
+@dataclass(frozen=True)
+class Rule:
+    type: str
+    params: Mapping[str, Any]  # validated and normalised (percentages as fractions, Expr objects)
+    inputs: tuple[str, ...]  # every field key the rule reads
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    name: str
+    points: Decimal
+    level: int
+    path: tuple[str, ...]
+    children: tuple[Node, ...] = ()
+    rule: Rule | None = None
+    wording: Mapping[str, Any] = field(default_factory=dict)  # report sentences for this node
+    judgement: bool = False  # has a 评分表 block (checklist, tiers, named inputs): gets note_<id>
+
+    def walk(self) -> Iterator[Node]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+
+@dataclass(frozen=True)
+class Grade:
+    name: str
+    min: Decimal  # inclusive lower bound
+
+
+@dataclass(frozen=True)
+class Scheme:
+    id: str
+    title: str
+    total: Decimal
+    grades: tuple[Grade, ...]  # highest first
+    levels: tuple[Node, ...]  # 一级指标
+    input_fields: tuple[Field, ...]  # the 评分表 inputs
+    report: Mapping[str, Any]  # report wording and fonts (spec 04)
+    source: str = ""
+    ref: str = ""  # what load_scheme() takes to load it again: a built-in id or an absolute path
+    indicator_groups: Mapping[str, Decimal] = field(default_factory=dict)  # level1 group → points
+
+    def nodes(self) -> Iterator[Node]:
+        for lv in self.levels:
+            yield from lv.walk()
+
+    def leaves(self) -> list[Node]:
+        return [n for n in self.nodes() if n.is_leaf]
+
+    def node(self, node_id: str) -> Node:
+        for n in self.nodes():
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def grade_for(self, total: Decimal) -> str:
+        for g in self.grades:
+            if total >= g.min:
+                return g.name
+        return self.grades[-1].name
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """Every single-value field key some rule of the scheme reads."""
+        return frozenset(k for n in self.leaves() if n.rule for k in n.rule.inputs)
