@@ -293,7 +293,7 @@ def write_shifted(path: Path, values: Mapping[str, Any], tables: Mapping[str, Se
 
 
 def _letter(col0: int) -> str:
-    from toolkit.read.intake import col_letter
+    from toolkit.text.address import col_letter
 
     return col_letter(col0)
 

@@ -17,10 +17,12 @@ import pytest
 from tests import builders as B
 from toolkit.check import validate
 from toolkit.forms import fields as F
-from toolkit.read import intake
-from toolkit.read.intake import IntakeError, read_workbook
+from toolkit.read import discover, workbook
 from toolkit.read.normalize import FormulaError
+from toolkit.read.package import IntakeError
+from toolkit.read.workbook import read_workbook
 from toolkit.rules import inputs
+from toolkit.text.address import split_address
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +58,14 @@ def test_discover_finds_candidates_sorted_and_skips_noise(tmp_path):
     old = time.time() - 60
     for p in tmp_path.rglob("*"):
         os.utime(p, (old, old))
-    found = intake.discover([tmp_path])
+    found = discover.discover([tmp_path])
     assert [rel for _, rel in found] == ["Z.XLSX", "a.xlsx", "b/1.xlsm", "b/2.xlsx", "c.xls", "d.et", "e.ods",
                                          "f.csv"]
     assert all(p.exists() for p, _ in found)
     # stable: same answer twice; a file given directly is named by its file name
-    assert intake.discover([tmp_path]) == found
-    assert intake.discover([tmp_path / "b" / "2.xlsx"]) == [(tmp_path / "b" / "2.xlsx", "2.xlsx")]
-    assert intake.discover([tmp_path / "~$a.xlsx"]) == []
+    assert discover.discover([tmp_path]) == found
+    assert discover.discover([tmp_path / "b" / "2.xlsx"]) == [(tmp_path / "b" / "2.xlsx", "2.xlsx")]
+    assert discover.discover([tmp_path / "~$a.xlsx"]) == []
 
 
 def test_discover_skips_files_being_written(tmp_path):
@@ -86,7 +88,7 @@ def test_discover_skips_files_being_written(tmp_path):
     t.start()
     try:
         time.sleep(0.01)
-        found = [rel for _, rel in intake.discover([tmp_path])]
+        found = [rel for _, rel in discover.discover([tmp_path])]
     finally:
         stop.set()
         t.join()
@@ -98,7 +100,7 @@ def test_old_empty_file_is_reported_not_skipped(tmp_path):
     p.write_bytes(b"")
     old = time.time() - 60
     os.utime(p, (old, old))
-    assert [rel for _, rel in intake.discover([tmp_path])] == ["空.xlsx"]
+    assert [rel for _, rel in discover.discover([tmp_path])] == ["空.xlsx"]
 
 
 # --------------------------------------------------------------------------- reading the template
@@ -204,7 +206,7 @@ def test_old_known_version_is_migrated(tmp_path, seed_book, monkeypatch):
         return raw
 
     monkeypatch.setattr(F, "KNOWN_OLD_VERSIONS", (0,))
-    monkeypatch.setitem(intake.MIGRATIONS, 0, migrate)
+    monkeypatch.setitem(workbook.MIGRATIONS, 0, migrate)
     raw = read_workbook(p)
     assert calls == [0] and raw.values["unit_name"] == "江华瑶族自治县政务服务中心"
 
@@ -409,7 +411,7 @@ def test_percent_formatted_table_cells_read_as_shown(tmp_path, seed_book, fmt, v
 def test_percent_formatted_named_cell_with_xlsxwriter_builtin_id(tmp_path, seed_book):
     """A cell styled with built-in numFmtId 10 (0.00%), as XlsxWriter writes it, through the real template."""
     raw0 = read_workbook(seed_book)
-    sheet, cell = intake.split_address(raw0.addresses["staff_actual"]) or ("", "")
+    sheet, cell = split_address(raw0.addresses["staff_actual"]) or ("", "")
 
     def styles(b: bytes) -> bytes:
         m = re.search(rb'<cellXfs count="(\d+)">', b)
@@ -459,7 +461,7 @@ def test_1904_date_system(tmp_path, seed_book, fmt, value):
 
     wb = load_workbook(seed_book)
     wb.epoch = CALENDAR_MAC_1904
-    sheet, cell = intake.split_address(read_workbook(seed_book).addresses["report_date"]) or ("", "")
+    sheet, cell = split_address(read_workbook(seed_book).addresses["report_date"]) or ("", "")
     c = wb[sheet][cell]
     c.value, c.number_format = value, fmt
     out = tmp_path / "1904.xlsx"
@@ -489,7 +491,7 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, /dev/zero and
 
 def _timed_discover(root: Path) -> list[str]:
     t = time.perf_counter()
-    found = [rel for _, rel in intake.discover([root])]
+    found = [rel for _, rel in discover.discover([root])]
     assert time.perf_counter() - t < 5
     return found
 
@@ -522,10 +524,10 @@ def test_discover_deep_nesting_is_bounded(tmp_path, monkeypatch):
     for i in range(1, 301):
         d = d / "d"
         d.mkdir()
-        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 300):
+        if i in (3, discover.MAX_DEPTH, discover.MAX_DEPTH + 1, 300):
             (d / f"{i}.xlsx").write_bytes(b"x")
             os.utime(d / f"{i}.xlsx", (time.time() - 60, time.time() - 60))
-    monkeypatch.setattr(intake, "MAX_DEPTH", 400)
+    monkeypatch.setattr(discover, "MAX_DEPTH", 400)
     with_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(200)
     try:
@@ -535,7 +537,7 @@ def test_discover_deep_nesting_is_bounded(tmp_path, monkeypatch):
     assert len(deep) == 4
     monkeypatch.undo()
     found = _timed_discover(tmp_path)
-    assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{intake.MAX_DEPTH}.xlsx"]
+    assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{discover.MAX_DEPTH}.xlsx"]
 
 
 @posix_only

@@ -339,9 +339,9 @@ def _public(u: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    from toolkit.read import intake
+    from toolkit.read import discover as inbox
 
-    return intake.discover(paths)
+    return inbox.discover(paths)
 
 
 def _scheme_ref(scheme: Scheme | None) -> str | None:

@@ -60,7 +60,6 @@ from toolkit.forms import fields as F
 from toolkit.forms.fields import Field, Table, problem_sort_key
 from toolkit.model import Submission, TableRow, Value
 from toolkit.problems import Problem, problem
-from toolkit.read import intake
 from toolkit.read.normalize import (
     ACCEPTED_DIRECTIONS,
     LIMITS,
@@ -80,6 +79,8 @@ from toolkit.read.normalize import (
     percent_points,
     round_money,
 )
+from toolkit.read.package import IntakeError
+from toolkit.read.workbook import RawTable, RawWorkbook, read_workbook
 from toolkit.rules import inputs
 from toolkit.rules.schemes import DEFAULT_SCHEME, Node, Scheme, builtin_ids, load_scheme
 from toolkit.text import address as A1
@@ -122,7 +123,7 @@ class FileCheck:
     status: Status
     scheme: Scheme
     submission: Submission | None
-    raw: intake.RawWorkbook | None
+    raw: RawWorkbook | None
     problems: tuple[Problem, ...]
 
     @property
@@ -134,8 +135,8 @@ class FileCheck:
 def check_file(path: Path, rel: str, scheme: Scheme | None = None) -> FileCheck:
     """Read and validate one workbook; never raises for a bad file (status "unreadable")."""
     try:
-        raw = intake.read_workbook(Path(path), rel)
-    except intake.IntakeError as e:
+        raw = read_workbook(Path(path), rel)
+    except IntakeError as e:
         used = scheme or load_scheme(DEFAULT_SCHEME)
         return FileCheck(rel, "unreadable", used, None, None, (e.problem,))
     used = choose_scheme(raw.meta, scheme)
@@ -152,7 +153,7 @@ def choose_scheme(meta: dict[str, Any], scheme: Scheme | None = None) -> Scheme:
     return load_scheme(sid if sid in builtin_ids() else DEFAULT_SCHEME)
 
 
-def validate(raw: intake.RawWorkbook, scheme: Scheme, rel: str) -> Submission:
+def validate(raw: RawWorkbook, scheme: Scheme, rel: str) -> Submission:
     """Normalise every value of ``raw`` for ``scheme``; Submission.problems lists all problems."""
     return _Validator(raw, scheme).run(rel)
 
@@ -258,7 +259,7 @@ def _requirements(scheme: Scheme) -> _Requirements:
 
 # --------------------------------------------------------------------------- the validator
 class _Validator:
-    def __init__(self, raw: intake.RawWorkbook, scheme: Scheme):
+    def __init__(self, raw: RawWorkbook, scheme: Scheme):
         self.raw = raw
         self.scheme = scheme
         self.fields: dict[str, Field] = inputs.field_map(scheme)
@@ -700,7 +701,7 @@ class _IndicatorRow:
 
     COLS = {c.key: c for c in F.PERF_INDICATORS.columns}
 
-    def __init__(self, v: _Validator, t: intake.RawTable, index: int, excel_row: int, vals: dict[str, Any]):
+    def __init__(self, v: _Validator, t: RawTable, index: int, excel_row: int, vals: dict[str, Any]):
         self.v, self.t, self.index, self.vals = v, t, index, vals
         self.cells = {k: t.address(excel_row, k) for k in t.columns}
         self.out: dict[str, Value] = dict.fromkeys(self.COLS)
