@@ -25,7 +25,7 @@ import xlsxwriter
 
 from tests.helpers import load_seed, workbook_inputs
 from toolkit.forms import fields as F
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 from toolkit.rules import inputs as scheme_inputs
 from toolkit.rules.schemes import Scheme, load_scheme
 

@@ -18,7 +18,7 @@ from tests import builders as B
 from toolkit.check import validate
 from toolkit.forms import fields as F
 from toolkit.read import discover, workbook
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 from toolkit.read.package import IntakeError
 from toolkit.read.workbook import read_workbook
 from toolkit.rules import inputs

@@ -17,7 +17,7 @@ import pytest
 
 from toolkit.read import cells as RC
 from toolkit.read import ooxml
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "wps-fixtures"
 FILES = sorted(FIXTURES.glob("*.xlsx")) if FIXTURES.is_dir() else []

@@ -60,13 +60,11 @@ from toolkit.forms import fields as F
 from toolkit.forms.fields import Field, Table, problem_sort_key
 from toolkit.model import Submission, TableRow, Value
 from toolkit.problems import Problem, problem
+from toolkit.read.clean import clean_text, display, formula_error
 from toolkit.read.normalize import (
     ACCEPTED_DIRECTIONS,
     LIMITS,
     Invalid,
-    clean_text,
-    display,
-    formula_error,
     is_percent_unit,
     parse_choice,
     parse_date,

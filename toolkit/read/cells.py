@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 from toolkit.text import address as A1
 
 # Built-in number formats (ECMA-376 18.8.30 plus the CJK ids Excel/WPS use for dates).

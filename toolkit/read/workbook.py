@@ -27,7 +27,7 @@ from typing import Any
 from toolkit.forms import fields
 from toolkit.problems import Problem, problem
 from toolkit.read import cells as RC
-from toolkit.read.normalize import FormulaError, clean_text, display
+from toolkit.read.clean import FormulaError, clean_text, display
 from toolkit.read.ooxml import Sheet, SheetReader, Structure, TablePart, part_corners, structure
 from toolkit.read.package import LIMITS, MB, check_prologs, fail, sniff
 from toolkit.text.address import address, col_letter, split_address, split_cell
