@@ -144,7 +144,7 @@ def _number_text(s: str) -> Decimal | None:
     return -d if neg else d
 
 
-def _no_formula_error(raw: Any) -> None:
+def no_formula_error(raw: Any) -> None:
     err = formula_error(raw)
     if err:
         raise Invalid("formula_error", err)
@@ -152,7 +152,7 @@ def _no_formula_error(raw: Any) -> None:
 
 def _one_line(raw: Any) -> str | None:
     """The cell as one clean line of text (None when blank); formula errors raise."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     return clean_text(raw, multiline=False)
 
 
@@ -164,7 +164,7 @@ def parse_number(raw: Any, *, units: tuple[str, ...] = (), limit: Decimal | None
     checked before any conversion that could take long. Money in 元 where 万元 is asked →
     Invalid(money_in_yuan) with the value in 万元.
     """
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -225,7 +225,7 @@ def round_money(d: Decimal) -> tuple[Decimal, bool]:
 
 def parse_percent(raw: Any) -> Decimal | None:
     """A percentage as a fraction: 95% → 0.95, "95%" → 0.95, 95 → 0.95, 0.95 → 0.95."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if isinstance(raw, str):
         text = clean_text(raw)
         if text is None:
@@ -245,7 +245,7 @@ def parse_percent(raw: Any) -> Decimal | None:
 # --------------------------------------------------------------------------- dates
 def parse_date(raw: Any) -> date | None:
     """A date: Excel date or serial, 2024-04-30, 2024/4/30, 2024.4.30, 2024年4月30日, 20240430."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, datetime):
@@ -349,7 +349,7 @@ def parse_target(raw: Any) -> Target | None:
     Invalid(not_number) when no number can be read; the caller decides whether text is allowed
     (定性 targets are text).
     """
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
