@@ -53,7 +53,7 @@ FLAT_RSS_GROWTH = 0.20  # peak RSS at the largest N at most 20% above the smalle
 # What the pipeline needs, and what each stage calls.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "toolkit.forms.template": ("write_workbook",),
-    "toolkit.read.intake": ("read_workbook",),
+    "toolkit.read.workbook": ("read_workbook",),
     "toolkit.check.validate": ("check_file", "choose_scheme", "validate"),
     "toolkit.rules.scoring": ("score",),
     "toolkit.write.report": ("build_report", "report_file_name"),
@@ -279,7 +279,7 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
     from toolkit import batch
     from toolkit.check import validate
     from toolkit.forms import returned
-    from toolkit.read import intake
+    from toolkit.read import package, workbook
     from toolkit.rules import scoring
     from toolkit.rules.loader import load_scheme
     from toolkit.write import atomic, report, summary
@@ -295,8 +295,8 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
         c["files"] += 1
         t0 = pc()
         try:
-            raw = intake.read_workbook(path, rel)
-        except intake.IntakeError:
+            raw = workbook.read_workbook(path, rel)
+        except package.IntakeError:
             c["unreadable"] += 1
             continue
         t1 = pc()

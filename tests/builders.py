@@ -25,7 +25,7 @@ import xlsxwriter
 
 from tests.helpers import load_seed, workbook_inputs
 from toolkit.forms import fields as F
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 from toolkit.rules import inputs as scheme_inputs
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
@@ -294,7 +294,7 @@ def write_shifted(path: Path, values: Mapping[str, Any], tables: Mapping[str, Se
 
 
 def _letter(col0: int) -> str:
-    from toolkit.read.intake import col_letter
+    from toolkit.text.address import col_letter
 
     return col_letter(col0)
 

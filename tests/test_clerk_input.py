@@ -29,7 +29,7 @@ from toolkit.forms import returned
 from toolkit.forms.fields import problem_sort_key
 from toolkit.forms.template import build_workbook_bytes, cell_address
 from toolkit.problems import CATALOGUE, Problem, problem
-from toolkit.read import intake
+from toolkit.read import workbook
 from toolkit.rules import inputs, scoring
 from toolkit.rules.loader import builtin_ids, load_scheme
 from toolkit.text import emails
@@ -40,17 +40,17 @@ CONSISTENCY = {"budget_identity", "budget_income_mismatch"}  # depend on the num
 
 # --------------------------------------------------------------------------- helpers
 @pytest.fixture(scope="module")
-def seed_raw(tmp_path_factory) -> dict[str, intake.RawWorkbook]:
+def seed_raw(tmp_path_factory) -> dict[str, workbook.RawWorkbook]:
     """The reference unit, built and read once per scheme."""
     d = tmp_path_factory.mktemp("seed")
     out = {}
     for sid in SCHEMES:
         p = B.build(d / f"{sid}.xlsx", scheme=sid)
-        out[sid] = intake.read_workbook(p, p.name)
+        out[sid] = workbook.read_workbook(p, p.name)
     return out
 
 
-def revalidate(raw: intake.RawWorkbook, sid: str = "jianghua-2023", **values: Any) -> tuple[Problem, ...]:
+def revalidate(raw: workbook.RawWorkbook, sid: str = "jianghua-2023", **values: Any) -> tuple[Problem, ...]:
     """Problems (validation + scoring) of the read workbook with some raw values replaced."""
     r = dataclasses.replace(raw, values={**raw.values, **values})
     scheme = load_scheme(sid)
@@ -290,7 +290,7 @@ def test_relocated_problem_renders_its_new_cells(tmp_path):
     """A clerk inserted rows: the returned workbook names the regenerated cells in the words too."""
     scheme = load_scheme("jianghua-2023")
     p = B.build(tmp_path / "x.xlsx", {"functions": "第一段。", "duty_analysis": "写了。"})
-    raw = intake.read_workbook(p, "x.xlsx")
+    raw = workbook.read_workbook(p, "x.xlsx")
     where = cell_address(scheme, "duty_analysis")
     assert where is not None
     sheet, cell = where

@@ -24,7 +24,7 @@ import pytest
 
 from tests import builders as B
 from toolkit.check import validate
-from toolkit.read import intake
+from toolkit.read.discover import discover
 
 MB = 1024 * 1024
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -289,7 +289,7 @@ def test_a_folder_of_hostile_files_is_processed_file_by_file(tmp_path, seed_byte
     old = time.time() - 60
     for p in inbox.iterdir():
         os.utime(p, (old, old))
-    checks = [validate.check_file(p, rel) for p, rel in intake.discover([inbox])]
+    checks = [validate.check_file(p, rel) for p, rel in discover([inbox])]
     assert [c.status for c in checks] == ["ok", "unreadable", "unreadable", "unreadable", "ok"]
     dups = validate.find_duplicates(checks)
     assert set(dups) == {"a_好.xlsx", "e_好.xlsx"}

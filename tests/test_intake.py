@@ -1,4 +1,4 @@
-"""Finding workbooks and reading them by defined name and table name, whoever saved them."""
+"""Reading workbooks by defined name and table name, whoever saved them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import hashlib
 import os
 import re
 import shutil
-import sys
-import threading
 import time
 from decimal import Decimal as D
 from pathlib import Path
@@ -17,10 +15,12 @@ import pytest
 from tests import builders as B
 from toolkit.check import validate
 from toolkit.forms import fields as F
-from toolkit.read import intake
-from toolkit.read.intake import IntakeError, read_workbook
-from toolkit.read.normalize import FormulaError
+from toolkit.read import workbook
+from toolkit.read.clean import FormulaError
+from toolkit.read.package import IntakeError
+from toolkit.read.workbook import read_workbook
 from toolkit.rules import inputs
+from toolkit.text.address import split_address
 
 
 @pytest.fixture(scope="module")
@@ -44,61 +44,6 @@ def same_reading(a: validate.FileCheck, b: validate.FileCheck) -> None:
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# --------------------------------------------------------------------------- discovery
-def test_discover_finds_candidates_sorted_and_skips_noise(tmp_path):
-    (tmp_path / "b").mkdir()
-    (tmp_path / ".hidden").mkdir()
-    for name in ["b/2.xlsx", "b/1.xlsm", "a.xlsx", "c.xls", "d.et", "e.ods", "f.csv", "Z.XLSX",
-                 "~$a.xlsx", ".secret.xlsx", ".hidden/x.xlsx", "notes.txt", "report.docx", ".a.xlsx.part"]:
-        (tmp_path / name).write_bytes(b"x")
-    old = time.time() - 60
-    for p in tmp_path.rglob("*"):
-        os.utime(p, (old, old))
-    found = intake.discover([tmp_path])
-    assert [rel for _, rel in found] == ["Z.XLSX", "a.xlsx", "b/1.xlsm", "b/2.xlsx", "c.xls", "d.et", "e.ods",
-                                         "f.csv"]
-    assert all(p.exists() for p, _ in found)
-    # stable: same answer twice; a file given directly is named by its file name
-    assert intake.discover([tmp_path]) == found
-    assert intake.discover([tmp_path / "b" / "2.xlsx"]) == [(tmp_path / "b" / "2.xlsx", "2.xlsx")]
-    assert intake.discover([tmp_path / "~$a.xlsx"]) == []
-
-
-def test_discover_skips_files_being_written(tmp_path):
-    (tmp_path / "done.xlsx").write_bytes(b"PK" * 10)
-    old = time.time() - 60
-    os.utime(tmp_path / "done.xlsx", (old, old))
-    (tmp_path / "empty_new.xlsx").write_bytes(b"")  # just created, nothing in it yet
-    growing = tmp_path / "copying.xlsx"
-    growing.write_bytes(b"PK")
-    stop = threading.Event()
-
-    def grow() -> None:
-        with open(growing, "ab") as fh:
-            while not stop.is_set():
-                fh.write(b"x" * 100)
-                fh.flush()
-                time.sleep(0.002)
-
-    t = threading.Thread(target=grow)
-    t.start()
-    try:
-        time.sleep(0.01)
-        found = [rel for _, rel in intake.discover([tmp_path])]
-    finally:
-        stop.set()
-        t.join()
-    assert found == ["done.xlsx"]
-
-
-def test_old_empty_file_is_reported_not_skipped(tmp_path):
-    p = tmp_path / "空.xlsx"
-    p.write_bytes(b"")
-    old = time.time() - 60
-    os.utime(p, (old, old))
-    assert [rel for _, rel in intake.discover([tmp_path])] == ["空.xlsx"]
 
 
 # --------------------------------------------------------------------------- reading the template
@@ -204,7 +149,7 @@ def test_old_known_version_is_migrated(tmp_path, seed_book, monkeypatch):
         return raw
 
     monkeypatch.setattr(F, "KNOWN_OLD_VERSIONS", (0,))
-    monkeypatch.setitem(intake.MIGRATIONS, 0, migrate)
+    monkeypatch.setitem(workbook.MIGRATIONS, 0, migrate)
     raw = read_workbook(p)
     assert calls == [0] and raw.values["unit_name"] == "江华瑶族自治县政务服务中心"
 
@@ -409,7 +354,7 @@ def test_percent_formatted_table_cells_read_as_shown(tmp_path, seed_book, fmt, v
 def test_percent_formatted_named_cell_with_xlsxwriter_builtin_id(tmp_path, seed_book):
     """A cell styled with built-in numFmtId 10 (0.00%), as XlsxWriter writes it, through the real template."""
     raw0 = read_workbook(seed_book)
-    sheet, cell = intake.split_address(raw0.addresses["staff_actual"]) or ("", "")
+    sheet, cell = split_address(raw0.addresses["staff_actual"]) or ("", "")
 
     def styles(b: bytes) -> bytes:
         m = re.search(rb'<cellXfs count="(\d+)">', b)
@@ -459,7 +404,7 @@ def test_1904_date_system(tmp_path, seed_book, fmt, value):
 
     wb = load_workbook(seed_book)
     wb.epoch = CALENDAR_MAC_1904
-    sheet, cell = intake.split_address(read_workbook(seed_book).addresses["report_date"]) or ("", "")
+    sheet, cell = split_address(read_workbook(seed_book).addresses["report_date"]) or ("", "")
     c = wb[sheet][cell]
     c.value, c.number_format = value, fmt
     out = tmp_path / "1904.xlsx"
@@ -483,59 +428,9 @@ def test_table_header_with_escaped_line_break(tmp_path, seed_book):
     assert t.missing_columns == () and "name" in t.columns
 
 
-# --------------------------------------------------------------------------- special files in the inbox
-posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, /dev/zero and symlinks: POSIX only")
 
-
-def _timed_discover(root: Path) -> list[str]:
-    t = time.perf_counter()
-    found = [rel for _, rel in intake.discover([root])]
-    assert time.perf_counter() - t < 5
-    return found
-
-
-@posix_only
-@pytest.mark.parametrize("make, found", [
-    (lambda d, out: os.symlink("/dev/zero", d / "零.xlsx"), []),
-    (lambda d, out: os.mkfifo(d / "管道.xlsx"), []),
-    (lambda d, out: os.symlink(out / "外面.xlsx", d / "外链.xlsx"), []),  # leads out of INBOX
-    (lambda d, out: os.symlink(d / "a" / "真.xlsx", d / "内链.xlsx"), ["a/真.xlsx"]),  # inside: read once
-    (lambda d, out: os.symlink(d, d / "a" / "环"), ["a/真.xlsx"]),  # a folder link is not entered
-    (lambda d, out: os.symlink("nowhere.xlsx", d / "断链.xlsx"), []),
-])
-def test_discover_special_files(tmp_path, make, found):
-    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
-    (inbox / "a").mkdir(parents=True)
-    outside.mkdir()
-    (outside / "外面.xlsx").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    if "真" in "".join(found):
-        (inbox / "a" / "真.xlsx").write_bytes(b"x")
-        os.utime(inbox / "a" / "真.xlsx", (time.time() - 60, time.time() - 60))
-    make(inbox, outside)
-    assert _timed_discover(inbox) == found
-
-
-def test_discover_deep_nesting_is_bounded(tmp_path, monkeypatch):
-    """No recursion (checked with a low recursion limit; a tree deeper than pytest's own cleanup
-    can remove would break every later pytest run on the machine), depth capped at MAX_DEPTH."""
-    d = tmp_path
-    for i in range(1, 301):
-        d = d / "d"
-        d.mkdir()
-        if i in (3, intake.MAX_DEPTH, intake.MAX_DEPTH + 1, 300):
-            (d / f"{i}.xlsx").write_bytes(b"x")
-            os.utime(d / f"{i}.xlsx", (time.time() - 60, time.time() - 60))
-    monkeypatch.setattr(intake, "MAX_DEPTH", 400)
-    with_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(200)
-    try:
-        deep = _timed_discover(tmp_path)
-    finally:
-        sys.setrecursionlimit(with_limit)
-    assert len(deep) == 4
-    monkeypatch.undo()
-    found = _timed_discover(tmp_path)
-    assert [rel.rsplit("/", 1)[1] for rel in found] == ["3.xlsx", f"{intake.MAX_DEPTH}.xlsx"]
+# --------------------------------------------------------------------------- special files
+posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs and /dev/zero: POSIX only")
 
 
 @posix_only

@@ -7,8 +7,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from toolkit.read import clean as C
 from toolkit.read import normalize as N
-from toolkit.read.normalize import FormulaError, Invalid
+from toolkit.read.clean import FormulaError
+from toolkit.read.normalize import Invalid
 
 
 def code_of(fn, *args, **kw) -> tuple[str, str]:
@@ -38,17 +40,17 @@ def code_of(fn, *args, **kw) -> tuple[str, str]:
     (date(2024, 4, 30), "2024-04-30"),
 ])
 def test_clean_text(raw, expected):
-    assert N.clean_text(raw) == expected
+    assert C.clean_text(raw) == expected
 
 
 def test_clean_text_one_line_joins_lines():
-    assert N.clean_text("江华瑶族自治县\n政务服务中心", multiline=False) == "江华瑶族自治县政务服务中心"
-    assert N.clean_text("Li\nHua", multiline=False) == "Li Hua"
+    assert C.clean_text("江华瑶族自治县\n政务服务中心", multiline=False) == "江华瑶族自治县政务服务中心"
+    assert C.clean_text("Li\nHua", multiline=False) == "Li Hua"
 
 
 def test_no_control_character_survives():
     raw = "".join(chr(c) for c in range(0, 0x20)) + "文" + "".join(chr(c) for c in range(0x7F, 0xA0))
-    out = N.clean_text(raw) or ""
+    out = C.clean_text(raw) or ""
     assert all(ch == "\n" or ord(ch) >= 0x20 for ch in out)
     assert not any(0x7F <= ord(ch) < 0xA0 for ch in out)
     assert "文" in out
@@ -83,8 +85,8 @@ def test_not_a_number(raw):
 
 @pytest.mark.parametrize("raw", ["#DIV/0!", "#REF!", "#VALUE!", "#N/A", "#NAME?", "#NUM!", "#NULL!"])
 def test_formula_errors(raw):
-    assert N.formula_error(raw) == raw
-    assert N.formula_error(FormulaError(raw)) == raw
+    assert C.formula_error(raw) == raw
+    assert C.formula_error(FormulaError(raw)) == raw
     assert code_of(N.parse_number, FormulaError(raw)) == ("formula_error", raw)
     assert code_of(N.parse_number, raw) == ("formula_error", raw)
     assert code_of(N.parse_date, raw)[0] == "formula_error"

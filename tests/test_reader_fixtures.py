@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from toolkit.read import cells as RC
-from toolkit.read import intake
-from toolkit.read.normalize import FormulaError
+from toolkit.read import ooxml
+from toolkit.read.clean import FormulaError
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "wps-fixtures"
 FILES = sorted(FIXTURES.glob("*.xlsx")) if FIXTURES.is_dir() else []
@@ -67,7 +67,7 @@ def same_value(ours: Any, theirs: Any, number_format: str) -> bool:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_structure_matches_openpyxl(path):
     t = time.perf_counter()
-    st = intake.read_structure(path)
+    st = ooxml.read_structure(path)
     wb = _openpyxl(path, data_only=False)
     assert [(s.name, s.state) for s in st.sheets] == [(ws.title, ws.sheet_state) for ws in wb.worksheets] + [
         (s.name, s.state) for s in st.sheets[len(wb.worksheets):]]  # chartsheets are not worksheets
@@ -87,7 +87,7 @@ def test_structure_matches_openpyxl(path):
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_values_match_openpyxl(path):
     t = time.perf_counter()
-    ours = intake.read_sheets(path, MAX_ROW, MAX_COL)
+    ours = ooxml.read_sheets(path, MAX_ROW, MAX_COL)
     assert time.perf_counter() - t < 5
     wb = _openpyxl(path)
     bad = []
@@ -108,7 +108,7 @@ def test_values_match_openpyxl(path):
                          ids=lambda p: p.stem)
 def test_formula_errors_in_tables_are_errors(path):
     wb = _openpyxl(path)
-    ours = intake.read_sheets(path, 2000, 64)
+    ours = ooxml.read_sheets(path, 2000, 64)
     for ws in wb.worksheets:
         for tb in ws.tables.values():
             for row in ws[tb.ref]:

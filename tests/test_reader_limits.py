@@ -131,11 +131,11 @@ def test_hostile_extent_is_read_in_bounded_memory(tmp_path, seed_bytes, case):
 
 
 def test_prefixed_sheet_reads_the_same_values(tmp_path, seed_bytes):
-    from toolkit.read import intake
+    from toolkit.read import workbook
 
-    plain = intake.read_bytes(seed_bytes, "a.xlsx")
+    plain = workbook.read_bytes(seed_bytes, "a.xlsx")
     data = repack(seed_bytes, lambda n, b: _prefixed(b) if n.startswith("xl/worksheets/sheet") else b)
-    prefixed = intake.read_bytes(data, "b.xlsx")
+    prefixed = workbook.read_bytes(data, "b.xlsx")
     assert prefixed.values == plain.values
     assert {n: t.rows for n, t in prefixed.tables.items()} == {n: t.rows for n, t in plain.tables.items()}
 
@@ -143,10 +143,11 @@ def test_prefixed_sheet_reads_the_same_values(tmp_path, seed_bytes):
 @pytest.mark.parametrize("number", [b"1E+300", b"-1E+300", b"1E+308", b"2958466"])
 def test_huge_number_in_a_date_cell_arrives_as_a_number(tmp_path, seed_bytes, number):
     """calamine panicked converting these to dates; the value must reach the validator as a number."""
-    from toolkit.read import intake
+    from toolkit.read import workbook
+    from toolkit.text.address import split_address
 
-    raw = intake.read_bytes(seed_bytes, "x.xlsx")
-    sheet, cell = intake.split_address(raw.addresses["report_date"]) or ("", "")
+    raw = workbook.read_bytes(seed_bytes, "x.xlsx")
+    sheet, cell = split_address(raw.addresses["report_date"]) or ("", "")
     index = raw.sheet_names.index(sheet) + 1
 
     def edit(b: bytes) -> bytes:

@@ -340,9 +340,9 @@ def _public(u: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    from toolkit.read import intake
+    from toolkit.read import discover as inbox
 
-    return intake.discover(paths)
+    return inbox.discover(paths)
 
 
 def _scheme_ref(scheme: Scheme | None) -> str | None:
@@ -404,7 +404,7 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
 
 def apply_duplicates(store: UnitStore) -> None:
     """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
-    from toolkit.check.validate import UnitKey, duplicates, year_outliers
+    from toolkit.check.duplicates import UnitKey, duplicates, year_outliers
 
     keys = [UnitKey(*u["_key"]) for u in store if u.get("_key")]
     dups = duplicates(keys)

@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
-from toolkit.read.normalize import FormulaError
+from toolkit.read.clean import FormulaError
 from toolkit.text import address as A1
 
 # Built-in number formats (ECMA-376 18.8.30 plus the CJK ids Excel/WPS use for dates).
@@ -116,7 +116,7 @@ def _fromstring(data: bytes) -> Any:
 
 def _iterparse(source: IO[bytes], events: tuple[_Event, ...] = ("end",), head: bytes = b"") -> Iterator[tuple[str, Any]]:
     """expat's C-accelerated pull parser (defusedxml's pure-Python handlers are 3x slower). Safe here:
-    intake refuses every part with a DTD before it is parsed (_check_prologs), and a DOCTYPE cannot
+    read/package.py refuses every part with a DTD before it is parsed (check_prologs), and a DOCTYPE cannot
     follow the root element."""
     parser: Any = ET.XMLPullParser(events=events)
     try:

@@ -2,8 +2,9 @@
 
 Every ``parse_*`` function takes the value as read from the workbook (str, float, int, bool,
 datetime, ``FormulaError`` or None) and returns the normalised value, or raises ``Invalid`` with the
-problem code (see messages.py) and the value as the clerk sees it. Aliases and limits are tables
-at the top of this module, not if-chains.
+problem code (see problems.py) and the value as the clerk sees it: numbers, percents, dates, choices,
+e-mail addresses and indicator targets. Aliases and limits are tables at the top of this module, not
+if-chains. Text cleaning (control characters, line breaks, formula errors) is read/clean.py's.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# --------------------------------------------------------------------------- tables
-# Excel's formula errors, as typed strings or as cached error values (t="e").
-FORMULA_ERRORS = frozenset({
-    "#DIV/0!", "#REF!", "#VALUE!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
-    "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#N/A!",
-})
+from toolkit.read.clean import clean_text, display, formula_error, squash
+from toolkit.text.numbers import exact, round2
 
-# Indicator direction (指标性质): canonical → spellings clerks use (compared after NFKC, no spaces).
+# --------------------------------------------------------------------------- tables
 DIRECTION_ALIASES: dict[str, tuple[str, ...]] = {
     "≥": ("≥", ">=", "≧", "=>", "⩾", ">", "不低于", "不少于", "不小于", "大于等于", "大于或等于", "至少", "以上"),
     "≤": ("≤", "<=", "≦", "=<", "⩽", "<", "不高于", "不超过", "不多于", "不大于", "以内", "以下",
@@ -79,21 +76,7 @@ _DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
-# Characters Word and web pages leave in text that .docx XML does not allow or that are invisible.
-_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x0c": "\n", "\u2028": "\n", "\u2029": "\n",
-                "\x85": "\n"}
-_REMOVE = "".join(chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0))
-                  if c != 0x85) + "\u00ad\u200b\u200c\u200d\u2060\ufeff\ufffe\uffff"
-_REMOVE_TABLE = str.maketrans("", "", _REMOVE)
-_SPACES = "\u00a0\u3000\u2002\u2003\u2009\u202f\t"
-_SPACE_TABLE = str.maketrans(dict.fromkeys(_SPACES, " "))
-_MINUS_TABLE = str.maketrans({"−": "-", "–": "-", "﹣": "-"})
 _EXCEL_EPOCH = date(1899, 12, 30)
-_CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-# anything clean_text would change: line breaks, characters to remove, spaces to fold
-_NEEDS_WORK = re.compile("[" + re.escape("".join(_LINE_BREAKS) + _REMOVE + _SPACES + "\n") + "]")
-
-CENT = Decimal("0.01")
 
 
 class Invalid(ValueError):
@@ -104,16 +87,6 @@ class Invalid(ValueError):
         self.code = code
         self.seen = seen
         self.params = params
-
-
-class FormulaError(str):
-    """A cell whose cached value is an Excel error (#DIV/0!, #REF! …); a str, so writers can show it."""
-
-    __slots__ = ()
-
-    @property
-    def text(self) -> str:
-        return str.__str__(self)
 
 
 @dataclass(frozen=True)
@@ -127,85 +100,6 @@ class Target:
     text: str = ""  # the cleaned text (for 定性 targets)
 
 
-# --------------------------------------------------------------------------- text
-def clean_text(raw: Any, *, multiline: bool = True) -> str | None:
-    """Text as it may reach a .docx: control characters removed, line endings \\n, lines trimmed.
-
-    Vertical tabs and form feeds (Word's manual line/page breaks) become line breaks; soft
-    hyphens, zero-width characters, NUL and other C0/C1 characters are removed. Blank → None.
-    A one-line field (``multiline=False``) has its line breaks joined.
-    """
-    if raw is None or isinstance(raw, FormulaError):
-        return None
-    s = display(raw)
-    if not _NEEDS_WORK.search(s):  # the common case: one clean line
-        s = s.strip(" ")
-        return s or None
-    for k, v in _LINE_BREAKS.items():
-        s = s.replace(k, v)
-    s = s.translate(_REMOVE_TABLE).translate(_SPACE_TABLE)
-    lines = [ln.strip(" ") for ln in s.split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    while lines and not lines[-1]:
-        lines.pop()
-    if not lines:
-        return None
-    if multiline:
-        return "\n".join(lines)
-    out = lines[0]
-    for ln in lines[1:]:
-        if not ln:
-            continue
-        joiner = "" if _CJK_RE.match(out[-1:]) or _CJK_RE.match(ln[:1]) else " "
-        out += joiner + ln
-    return out
-
-
-def display(raw: Any) -> str:
-    """A raw value as the clerk sees it in the cell (for messages and text fields)."""
-    if raw is None:
-        return ""
-    if isinstance(raw, bool):
-        return "TRUE" if raw else "FALSE"
-    if isinstance(raw, float):
-        if raw.is_integer() and abs(raw) < 1e15:
-            return str(int(raw))
-        return format(raw, ".15g")
-    if isinstance(raw, datetime):
-        return raw.date().isoformat() if raw.time() == datetime.min.time() else raw.isoformat(sep=" ")
-    if isinstance(raw, date):
-        return raw.isoformat()
-    if isinstance(raw, Decimal):
-        return f"{raw:f}"
-    return str(raw)
-
-
-def is_blank(raw: Any) -> bool:
-    if raw is None:
-        return True
-    if isinstance(raw, str):
-        return clean_text(raw) is None
-    return False
-
-
-def formula_error(raw: Any) -> str | None:
-    """The Excel error shown in the cell (#DIV/0! …), whether cached as an error or typed as text."""
-    if isinstance(raw, FormulaError):
-        return raw.text
-    if isinstance(raw, str):
-        s = raw.strip().upper()
-        if s in FORMULA_ERRORS:
-            return s
-    return None
-
-
-def _squash(s: str) -> str:
-    """NFKC (full-width → ASCII), unify minus signs, drop every kind of space."""
-    s = unicodedata.normalize("NFKC", s).translate(_MINUS_TABLE)
-    return "".join(s.split())
-
-
 # --------------------------------------------------------------------------- numbers
 def float_to_decimal(x: float) -> Decimal:
     """A float from a cell → Decimal, at Excel's 15 significant digits (0.1+0.2 → 0.3)."""
@@ -213,12 +107,11 @@ def float_to_decimal(x: float) -> Decimal:
 
 
 def compact(d: Decimal) -> str:
-    """A number as shown in a message: 1E+999999 rather than a million digits."""
-    if not d.is_finite():
-        return "非数字" if d.is_nan() else ("-" if d < 0 else "") + "无穷大"
-    if abs(d.adjusted()) >= 16:
-        return format(d, ".6G")
-    return f"{d.normalize():f}" if d == d.to_integral_value() else f"{d:f}"
+    """A number as shown in a message: numbers.exact (1E+999999 rather than a million digits), except
+    that a non-integer keeps the digits typed (1.50 stays 1.50) and −0 stays −0, as messages always had."""
+    if d.is_finite() and abs(d.adjusted()) < 16 and d != d.to_integral_value():
+        return f"{d:f}"
+    return "-0" if d.is_zero() and d.is_signed() else exact(d)
 
 
 def bounded(d: Decimal, limit: Decimal | None = None) -> Decimal:
@@ -251,7 +144,7 @@ def _number_text(s: str) -> Decimal | None:
     return -d if neg else d
 
 
-def _no_formula_error(raw: Any) -> None:
+def no_formula_error(raw: Any) -> None:
     err = formula_error(raw)
     if err:
         raise Invalid("formula_error", err)
@@ -259,7 +152,7 @@ def _no_formula_error(raw: Any) -> None:
 
 def _one_line(raw: Any) -> str | None:
     """The cell as one clean line of text (None when blank); formula errors raise."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     return clean_text(raw, multiline=False)
 
 
@@ -271,7 +164,7 @@ def parse_number(raw: Any, *, units: tuple[str, ...] = (), limit: Decimal | None
     checked before any conversion that could take long. Money in 元 where 万元 is asked →
     Invalid(money_in_yuan) with the value in 万元.
     """
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, bool):
@@ -292,10 +185,10 @@ def parse_number(raw: Any, *, units: tuple[str, ...] = (), limit: Decimal | None
     text = clean_text(raw)
     if text is None:
         return None
-    s = _squash(text)
+    s = squash(text)
     aliases = [a for u in units for a in UNIT_ALIASES.get(u, (u,))]
     for u in sorted(aliases, key=len, reverse=True):
-        uu = _squash(u)
+        uu = squash(u)
         if uu and s.endswith(uu) and len(s) > len(uu):
             s = s[: -len(uu)]
             break
@@ -327,22 +220,17 @@ def decimals(d: Decimal) -> int:
 
 def round_money(d: Decimal) -> tuple[Decimal, bool]:
     """Round half-up to 2 decimals; the flag says whether anything was lost."""
-    r = d.quantize(CENT, rounding=ROUND_HALF_UP)
-    return r, decimals(d) > 2
-
-
-def round_half_up(d: Decimal, places: int = 2) -> Decimal:
-    return d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return round2(d), decimals(d) > 2
 
 
 def parse_percent(raw: Any) -> Decimal | None:
     """A percentage as a fraction: 95% → 0.95, "95%" → 0.95, 95 → 0.95, 0.95 → 0.95."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if isinstance(raw, str):
         text = clean_text(raw)
         if text is None:
             return None
-        s = _squash(text)
+        s = squash(text)
         if s.endswith("%"):
             d = _number_text(s[:-1])
             if d is None:
@@ -357,7 +245,7 @@ def parse_percent(raw: Any) -> Decimal | None:
 # --------------------------------------------------------------------------- dates
 def parse_date(raw: Any) -> date | None:
     """A date: Excel date or serial, 2024-04-30, 2024/4/30, 2024.4.30, 2024年4月30日, 20240430."""
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, datetime):
@@ -371,7 +259,7 @@ def parse_date(raw: Any) -> date | None:
     text = clean_text(raw)
     if text is None:
         return None
-    s = _squash(text)
+    s = squash(text)
     m = _DATE_RE.match(s) or _DATE8_RE.match(s)
     if m:
         try:
@@ -412,8 +300,8 @@ def parse_choice(raw: Any, choices: tuple[str, ...]) -> str | None:
         return None
     if text in choices:
         return text
-    s = _squash(text)
-    by_key = {_squash(c): c for c in choices}
+    s = squash(text)
+    by_key = {squash(c): c for c in choices}
     if s in by_key:
         return by_key[s]
     alias = CHOICE_ALIASES.get(s.upper())
@@ -436,7 +324,7 @@ def parse_email(raw: Any) -> str | None:
 
 # --------------------------------------------------------------------------- indicator rows
 _DIRECTION_LOOKUP: dict[str, str] = {
-    _squash(alias): canon for canon, aliases in DIRECTION_ALIASES.items() for alias in aliases
+    squash(alias): canon for canon, aliases in DIRECTION_ALIASES.items() for alias in aliases
 }
 # prefixes a target may start with ("≥3000", "不低于99%"), longest first
 _PREFIXES = sorted(((a, c) for a, c in _DIRECTION_LOOKUP.items() if c in ("≥", "≤", "=")),
@@ -449,7 +337,7 @@ def parse_direction(raw: Any) -> str | None:
     text = _one_line(raw)
     if text is None:
         return None
-    d = _DIRECTION_LOOKUP.get(_squash(text))
+    d = _DIRECTION_LOOKUP.get(squash(text))
     if d is None:
         raise Invalid("bad_direction", text, accepted=ACCEPTED_DIRECTIONS)
     return d
@@ -461,7 +349,7 @@ def parse_target(raw: Any) -> Target | None:
     Invalid(not_number) when no number can be read; the caller decides whether text is allowed
     (定性 targets are text).
     """
-    _no_formula_error(raw)
+    no_formula_error(raw)
     if raw is None:
         return None
     if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
@@ -470,7 +358,7 @@ def parse_target(raw: Any) -> Target | None:
     text = clean_text(raw, multiline=False)
     if text is None:
         return None
-    s = _squash(text)
+    s = squash(text)
     direction: str | None = None
     for prefix, canon in _PREFIXES:
         if s.startswith(prefix) and len(s) > len(prefix):
@@ -518,4 +406,4 @@ def percent_points(value: Decimal | None, other: Decimal | None) -> tuple[Decima
 
 
 def is_percent_unit(unit: str | None) -> bool:
-    return bool(unit) and _squash(unit or "") == "%"
+    return bool(unit) and squash(unit or "") == "%"
