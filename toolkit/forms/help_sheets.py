@@ -48,6 +48,7 @@ def problems_sheet(w: Writer) -> None:
         ws.write_string(r, 4, p.message, w.fmt("cell"))
         ws.set_row(r, height(p.message, WIDTHS[PROBLEMS_SHEET][4]))
 
+
 def help_sheet(w: Writer) -> None:
     ws = w.sheet(F.SHEET_HELP, WIDTHS[F.SHEET_HELP])
     widths = WIDTHS[F.SHEET_HELP]
@@ -105,6 +106,7 @@ def help_sheet(w: Writer) -> None:
     ws.merge_range(r, 0, r, 4, f"模板标识：{F.TEMPLATE_ID}　模板版本：{F.TEMPLATE_VERSION}　"
                                f"评分方案：{w.scheme.id}", w.fmt("grey"))
 
+
 def _grade_words(w: Writer) -> list[str]:
     gs = list(w.scheme.grades)
     out = []
@@ -116,6 +118,7 @@ def _grade_words(w: Writer) -> list[str]:
         else:
             out.append(f"{g.name}（{exact(g.min)}～{exact(gs[i - 1].min)}分，不含{exact(gs[i - 1].min)}分）")
     return out
+
 
 def scoring_table(w: Writer, ws: Worksheet, r: int) -> int:
     widths = WIDTHS[F.SHEET_HELP]
@@ -145,6 +148,7 @@ def scoring_table(w: Writer, ws: Worksheet, r: int) -> int:
     ws.write_string(r, 3, exact(w.scheme.total), w.fmt("block_c"))
     ws.write_blank(r, 4, None, w.fmt("block_c"))
     return r + 1
+
 
 def _merge_runs(w: Writer, ws: Worksheet, start: int, names: list[str], col: int,
                 points: Mapping[str, Decimal]) -> None:

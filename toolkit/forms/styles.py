@@ -19,7 +19,7 @@ MARK_FILL = "#FFC7CE"
 MARK_BORDER = "#C00000"
 LINE_PT = 15.0  # height of one line of 宋体 11, in points
 
-# --------------------------------------------------------------------------- formats
+
 _BORDER = {"border": 1, "border_color": "#808080", "valign": "vcenter"}
 STYLES: dict[str, dict[str, Any]] = {
     # inputs (unlocked)
@@ -84,6 +84,8 @@ def column_style(col: Column) -> str:
 
 
 @functools.lru_cache(maxsize=1024)  # labels, hints and instructions repeat in every workbook
+
+
 def display_width(s: str) -> int:
     if s.isascii():
         return len(s)
