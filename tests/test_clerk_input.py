@@ -27,7 +27,8 @@ from toolkit.deliver import mail
 from toolkit.forms import fields as F
 from toolkit.forms import returned
 from toolkit.forms.fields import problem_sort_key
-from toolkit.forms.template import build_workbook_bytes, cell_address
+from toolkit.forms.layout import cell_address
+from toolkit.forms.template import build_workbook_bytes
 from toolkit.problems import CATALOGUE, Problem, problem
 from toolkit.read import workbook
 from toolkit.rules import inputs, scoring

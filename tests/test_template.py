@@ -15,8 +15,12 @@ import pytest
 import xlsxwriter
 
 from toolkit.forms import fields as F
+from toolkit.forms import layout as L
+from toolkit.forms import styles as S
 from toolkit.forms import template as T
+from toolkit.forms.describe import describe_rule
 from toolkit.problems import problem
+from toolkit.read.roster import RosterError, read_roster
 from toolkit.rules import inputs
 from toolkit.rules.loader import builtin_ids, load_scheme
 
@@ -66,8 +70,8 @@ def test_every_input_is_a_named_unlocked_yellow_cell_on_its_sheet(blank, scheme)
         assert sheet == f.sheet, f.key
         cell = blank[sheet][ref.replace("$", "")]
         assert cell.protection.locked is False, f"{f.key} at {sheet}!{ref} is locked"
-        assert _rgb(cell) == T.INPUT_FILL[1:], f.key
-        assert T.cell_address(scheme, f.key) == (sheet, ref.replace("$", ""))
+        assert _rgb(cell) == S.INPUT_FILL[1:], f.key
+        assert L.cell_address(scheme, f.key) == (sheet, ref.replace("$", ""))
 
 
 def test_labels_and_computed_cells_are_locked(blank):  # type: ignore[no-untyped-def]
@@ -123,7 +127,7 @@ def _dv_at(wb, sheet, ref):  # type: ignore[no-untyped-def]
 
 def test_dropdowns_and_number_rules(blank, scheme):  # type: ignore[no-untyped-def]
     def at(key):  # type: ignore[no-untyped-def]
-        sheet, ref = T.cell_address(scheme, key)  # type: ignore[misc]
+        sheet, ref = L.cell_address(scheme, key)  # type: ignore[misc]
         return _dv_at(blank, sheet, ref)
 
     nb = at("new_building")
@@ -156,11 +160,11 @@ def test_jianghua_scoring_sheet_inputs():  # type: ignore[no-untyped-def]
                 | {"note_mgmt_system", "note_fund_compliance", "note_disclosure", "tier_duty", "score_duty",
                    "note_duty", "assessment_grade", "satisfaction_rate", "note_satisfaction"})
     assert expected <= keys
-    sheet, ref = T.cell_address(s, "assessment_grade")  # type: ignore[misc]
+    sheet, ref = L.cell_address(s, "assessment_grade")  # type: ignore[misc]
     assert _dv_at(wb, sheet, ref).formula1 == '"优秀,良好,合格,不合格"'
-    sheet, ref = T.cell_address(s, "satisfaction_rate")  # type: ignore[misc]
+    sheet, ref = L.cell_address(s, "satisfaction_rate")  # type: ignore[misc]
     assert wb[sheet][ref].number_format == "0.00%"
-    sheet, ref = T.cell_address(s, "score_duty")  # type: ignore[misc]
+    sheet, ref = L.cell_address(s, "score_duty")  # type: ignore[misc]
     dv = _dv_at(wb, sheet, ref)
     assert (dv.type, dv.formula1, dv.formula2) == ("decimal", "0", "10")
 
@@ -180,14 +184,14 @@ def test_help_sheet_lists_every_leaf_with_its_rule(blank, scheme):  # type: igno
     text = "\n".join(str(v) for row in blank[F.SHEET_HELP].iter_rows(values_only=True) for v in row if v)
     for leaf in scheme.leaves():
         assert leaf.name in text
-        rule = T.describe_rule(scheme, leaf)
+        rule = describe_rule(scheme, leaf)
         assert rule and rule in text and "按计算" not in rule and "None" not in rule
     assert "报送截止时间" in text and f"模板版本：{F.TEMPLATE_VERSION}" in text
 
 
 def test_rule_descriptions_read_well():  # type: ignore[no-untyped-def]
     s = load_scheme("jianghua-2023")
-    d = {n.id: T.describe_rule(s, n) for n in s.leaves()}
+    d = {n.id: describe_rule(s, n) for n in s.leaves()}
     assert d["staff_control"].startswith("在职人员控制率 = 实有在职在编人数 ÷ 核定人员编制数 × 100%。不超过100%的得满分")
     assert "每低于5个百分点扣2分" in d["budget_completion"]
     assert "大于10%且不超过20%的得3分" in d["budget_control"]
@@ -205,7 +209,7 @@ def test_values_are_written_as_typed_and_never_as_formulas():  # type: ignore[no
     wb = _open(T.build_workbook_bytes(s, values=values, tables={"perf_indicators": rows}))
 
     def cell(key):  # type: ignore[no-untyped-def]
-        sheet, ref = T.cell_address(s, key)  # type: ignore[misc]
+        sheet, ref = L.cell_address(s, key)  # type: ignore[misc]
         return wb[sheet][ref]
 
     assert cell("unit_name").data_type == "s" and cell("unit_name").value.startswith("=HYPERLINK")
@@ -222,7 +226,7 @@ def test_values_are_written_as_typed_and_never_as_formulas():  # type: ignore[no
 def test_year_prefills_fiscal_year():  # type: ignore[no-untyped-def]
     s = load_scheme("jianghua-2023")
     wb = _open(T.build_workbook_bytes(s, year=2023))
-    sheet, ref = T.cell_address(s, "fiscal_year")  # type: ignore[misc]
+    sheet, ref = L.cell_address(s, "fiscal_year")  # type: ignore[misc]
     assert wb[sheet][ref].value == 2023
     assert "2023年度" in wb[F.SHEET_HELP]["A1"].value
 
@@ -263,28 +267,28 @@ def test_marks_fill_and_comment_cells_and_problems_sheet_goes_first():  # type: 
              "problems:1": ["整行"], "perf_indicators:35:name": ["超出预设行"], "收支情况!C5": ["按地址"],
              "no_such_key": ["忽略"], "duty_analysis": ["合并单元格"]}
     wb = _open(T.build_workbook_bytes(s, values={"spend_basic": 5}, marks=marks, problems=[p1, p2]))
-    assert wb.sheetnames[0] == T.PROBLEMS_SHEET and wb.sheetnames[1:] == list(F.SHEETS)
-    assert wb.active.title == T.PROBLEMS_SHEET
-    ps = wb[T.PROBLEMS_SHEET]
+    assert wb.sheetnames[0] == L.PROBLEMS_SHEET and wb.sheetnames[1:] == list(F.SHEETS)
+    assert wb.active.title == L.PROBLEMS_SHEET
+    ps = wb[L.PROBLEMS_SHEET]
     assert [c.value for c in ps[3]] == ["序号", "严重程度", "工作表", "单元格", "说明"]
     assert [c.value for c in ps[4]][:4] == [1, "错误", "收支情况", "C13"] and ps["E4"].value == p1.message
     assert ps["B5"].value == "提示" and ps["D4"].hyperlink is not None
 
     def cell(loc):  # type: ignore[no-untyped-def]
-        sheet, ref = T.cell_address(s, loc)  # type: ignore[misc]
+        sheet, ref = L.cell_address(s, loc)  # type: ignore[misc]
         return wb[sheet][ref]
 
     c = cell("spend_basic")
-    assert _rgb(c) == T.MARK_FILL[1:] and c.protection.locked is False and c.value == 5
+    assert _rgb(c) == S.MARK_FILL[1:] and c.protection.locked is False and c.value == 5
     assert "收支不平衡" in c.comment.text and "第二条" in c.comment.text
-    assert _rgb(cell("perf_indicators:2:actual")) == T.MARK_FILL[1:]
+    assert _rgb(cell("perf_indicators:2:actual")) == S.MARK_FILL[1:]
     assert "完成值过高" in cell("perf_indicators:2:actual").comment.text
-    assert _rgb(cell("perf_indicators:1:actual")) == T.INPUT_FILL[1:]
-    assert _rgb(cell("duty_analysis")) == T.MARK_FILL[1:]
-    assert _rgb(wb[F.SHEET_MONEY]["C5"]) == T.MARK_FILL[1:]
+    assert _rgb(cell("perf_indicators:1:actual")) == S.INPUT_FILL[1:]
+    assert _rgb(cell("duty_analysis")) == S.MARK_FILL[1:]
+    assert _rgb(wb[F.SHEET_MONEY]["C5"]) == S.MARK_FILL[1:]
     # a marked row beyond the preset rows extends the table
     t = wb[F.SHEET_INDICATORS].tables["perf_indicators"]
-    assert t.ref == "A3:K38" and _rgb(wb[F.SHEET_INDICATORS]["C38"]) == T.MARK_FILL[1:]
+    assert t.ref == "A3:K38" and _rgb(wb[F.SHEET_INDICATORS]["C38"]) == S.MARK_FILL[1:]
     # a whole-row mark: only one column in problems
     assert "整行" in cell("problems:1").comment.text
     # the input sheets still read: names intact
@@ -293,13 +297,13 @@ def test_marks_fill_and_comment_cells_and_problems_sheet_goes_first():  # type: 
 
 def test_cell_address_of_table_locations():  # type: ignore[no-untyped-def]
     s = load_scheme("jianghua-2023")
-    assert T.cell_address(s, "perf_indicators:1:level1") == ("绩效指标", "A4")
-    assert T.cell_address(s, "perf_indicators:3:actual") == ("绩效指标", "H6")
-    assert T.cell_address(s, "perf_indicators:3") == ("绩效指标", "A6")
-    assert T.cell_address(s, "problems:1")[0] == "绩效分析"  # type: ignore[index]
-    assert T.cell_address(s, "perf_indicators:0:actual") is None
-    assert T.cell_address(s, "perf_indicators:1:nope") is None
-    assert T.cell_address(s, "nope") is None
+    assert L.cell_address(s, "perf_indicators:1:level1") == ("绩效指标", "A4")
+    assert L.cell_address(s, "perf_indicators:3:actual") == ("绩效指标", "H6")
+    assert L.cell_address(s, "perf_indicators:3") == ("绩效指标", "A6")
+    assert L.cell_address(s, "problems:1")[0] == "绩效分析"  # type: ignore[index]
+    assert L.cell_address(s, "perf_indicators:0:actual") is None
+    assert L.cell_address(s, "perf_indicators:1:nope") is None
+    assert L.cell_address(s, "nope") is None
 
 
 # --------------------------------------------------------------------------- roster
@@ -323,13 +327,13 @@ def test_roster_writes_one_prefilled_workbook_per_unit(tmp_path):  # type: ignor
         [None, None, None, None, None],
         ["江华瑶族自治县教育局/机关", "412005", "江华瑶族自治县", "赵敏", None],
     ])
-    paths = T.write_templates(s, tmp_path / "out", year=2023, roster=roster)
+    paths = T.write_templates(s, tmp_path / "out", year=2023, units=read_roster(roster))
     assert [p.name for p in paths] == ["江华瑶族自治县政务服务中心_部门整体支出绩效自评填报表.xlsx",
                                        "江华瑶族自治县教育局机关_部门整体支出绩效自评填报表.xlsx"]
     wb = _open(paths[0].read_bytes())
 
     def val(key):  # type: ignore[no-untyped-def]
-        sheet, ref = T.cell_address(s, key)  # type: ignore[misc]
+        sheet, ref = L.cell_address(s, key)  # type: ignore[misc]
         return wb[sheet][ref].value
 
     assert (val("unit_name"), val("unit_code"), val("region"), val("contact_name"), val("contact_email"),
@@ -356,8 +360,8 @@ def test_blank_template_is_written_under_its_file_name(tmp_path):  # type: ignor
 ])
 def test_bad_roster_raises_roster_error(tmp_path, header, rows, words):  # type: ignore[no-untyped-def]
     roster = _roster(tmp_path / "名册.xlsx", header, rows)
-    with pytest.raises(T.RosterError) as e:
-        T.write_templates(load_scheme("jianghua-2023"), tmp_path / "out", roster=roster)
+    with pytest.raises(RosterError) as e:
+        read_roster(roster)
     for w in words:
         assert w in str(e.value)
     assert "名册.xlsx" in str(e.value)
@@ -367,8 +371,8 @@ def test_bad_roster_raises_roster_error(tmp_path, header, rows, words):  # type:
 def test_roster_that_is_not_xlsx(tmp_path):  # type: ignore[no-untyped-def]
     bad = tmp_path / "名册.xlsx"
     bad.write_text("单位名称\n甲\n", encoding="utf-8")
-    with pytest.raises(T.RosterError, match="无法读取单位名册 名册.xlsx"):
-        T.write_templates(load_scheme("jianghua-2023"), tmp_path, roster=bad)
+    with pytest.raises(RosterError, match="无法读取单位名册 名册.xlsx"):
+        read_roster(bad)
 
 
 @pytest.mark.parametrize(("name", "safe"), [
@@ -395,8 +399,8 @@ def test_calamine_reads_the_workbook():  # type: ignore[no-untyped-def]
     data = T.build_workbook_bytes(s, values={"unit_name": "某单位"}, problems=[
         problem("required", sheet="基本信息", cell="C4", label="单位名称", hint="单位名称")])
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    assert wb.sheet_names == [T.PROBLEMS_SHEET, *F.SHEETS]
-    sheet, ref = T.cell_address(s, "unit_name")  # type: ignore[misc]
+    assert wb.sheet_names == [L.PROBLEMS_SHEET, *F.SHEETS]
+    sheet, ref = L.cell_address(s, "unit_name")  # type: ignore[misc]
     r, c = openpyxl.utils.cell.coordinate_to_tuple(ref)
     assert wb.get_sheet_by_name(sheet).to_python()[r - 1][c - 1] == "某单位"
 

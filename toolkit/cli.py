@@ -118,13 +118,15 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
     """
     from toolkit.forms import template
+    from toolkit.read.roster import RosterError, read_roster
     from toolkit.rules.loader import DEFAULT_SCHEME
 
     scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
     try:
-        paths = template.write_templates(scheme, out_dir, year=year, roster=roster)
-    except template.RosterError as e:
+        units = read_roster(roster) if roster is not None else None
+    except RosterError as e:
         raise click.UsageError(str(e)) from None
+    paths = template.write_templates(scheme, out_dir, year=year, units=units)
     for p in paths:
         click.echo(str(p))
     click.echo(f"已生成 {len(paths)} 份填报表。", err=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.forms.fields import problem_sort_key
+from toolkit.forms.layout import cell_address
+from toolkit.forms.template import write_workbook
 from toolkit.problems import Problem
 from toolkit.rules.model import Scheme
 
@@ -51,8 +53,6 @@ def table_rows(raw: Any) -> dict[str, list[dict[str, Any]]]:
 def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
     """The problem with its cells named where they are in the regenerated workbook (a clerk who
     inserted rows had them elsewhere); cells with no logical location keep their address."""
-    from toolkit.forms.template import cell_address
-
     moved: list[str] = []
     for addr in p.cells:
         loc = raw.logical_location(addr)
@@ -65,8 +65,6 @@ def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
 
 
 def write_returned(scheme: Scheme, raw: Any, problems: Sequence[Problem], path: Path) -> None:
-    from toolkit.forms.template import write_workbook
-
     meta = {k: v for k, v in (raw.meta or {}).items() if k == "unit_code" and v}
     moved = sorted((relocated(scheme, raw, p) for p in problems), key=problem_sort_key)
     write_workbook(scheme, path, values=dict(raw.values), tables=table_rows(raw), meta=meta,
