@@ -136,7 +136,6 @@ def _option_address(value: str, what: str, allow_name: bool) -> Address:
     return Address(display_name=display_name(name), username=user, domain=domain)
 
 
-
 def send_all(out_dir: Path, options: MailOptions) -> MailResult:
     """Mail every unit of ``OUT/results.json``; one result line per unit, failures don't stop the run.
 
@@ -163,8 +162,11 @@ def send_all(out_dir: Path, options: MailOptions) -> MailResult:
 
 
 def _load_results(out_dir: Path) -> tuple[UnitResult, ...]:
+    path = out_dir / RESULTS_FILE
+    if not path.is_file():  # the usual slip (mail before run): the message it has always had
+        raise MailUsageError(f"{out_dir} 中没有 {RESULTS_FILE}，请先运行 jixiao run 生成结果")
     try:
-        return Results.load(out_dir / RESULTS_FILE).units
+        return Results.load(path).units
     except ResultsError as e:
         raise MailUsageError(str(e)) from None
 
