@@ -27,7 +27,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
 from toolkit.cli import main
-from toolkit.deliver import mail
+from toolkit.deliver import mail, message
 
 SENDER = "jxg@czj.example.com"
 PASSWORD = "s3cret-Pa55-w0rd"  # a test password that must never show up anywhere
@@ -608,11 +608,11 @@ def test_valid_address(value: object, expected: str | None) -> None:
 
 
 def test_one_line_and_safe_file_stem() -> None:
-    assert mail.one_line("县林业局\r\nBcc: evil@x.com\u2028\x00x") == "县林业局 Bcc: evil@x.com x"
-    assert mail.safe_file_stem('..\\../a/b:c*d?"e<f>g|h') == "abcdefgh"
-    assert mail.safe_file_stem("CON") == "_CON"
-    assert mail.safe_file_stem("...") == "未命名"
-    assert len(mail.safe_file_stem("长" * 500)) == 80
+    assert message.one_line("县林业局\r\nBcc: evil@x.com\u2028\x00x") == "县林业局 Bcc: evil@x.com x"
+    assert message.safe_file_stem('..\\../a/b:c*d?"e<f>g|h') == "abcdefgh"
+    assert message.safe_file_stem("CON") == "_CON"
+    assert message.safe_file_stem("...") == "未命名"
+    assert len(message.safe_file_stem("长" * 500)) == 80
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ from toolkit.model import NodeScore, Scorecard, Submission
 from toolkit.rules.loader import builtin_dir, load_scheme, parse_scheme
 from toolkit.rules.model import Scheme
 from toolkit.rules.scoring import score as score_card
+from toolkit.text.numbers import money, num, pct, points
 from toolkit.write.report import build_report, report_file_name, write_report
 from toolkit.write.report.layout import title_lines
-from toolkit.write.report.narrative import clean_lines, clean_text, cn_date, money, num, pct, score
+from toolkit.write.report.narrative import cn_date
+from toolkit.write.report.prose import clean_lines, clean_text
 
 GOLDEN = Path(__file__).parent / "golden" / "reference_report.txt"
 UPDATE = os.environ.get("JIXIAO_UPDATE_GOLDENS") == "1"
@@ -151,10 +153,10 @@ def test_total_and_levels_match_the_scorecard() -> None:
     sch = load_scheme("jianghua-2023")
     card = score_card(sch, seed_submission())
     text = "\n".join(paragraphs(build_report(sch, seed_submission(), card)))
-    assert f"评价得分为{score(card.total)}分" in text
+    assert f"评价得分为{points(card.total)}分" in text
     for lv in card.levels:
         for l2 in lv.children:
-            assert f"{l2.name}得{score(l2.score)}分。" in text
+            assert f"{l2.name}得{points(l2.score)}分。" in text
 
 
 # --------------------------------------------------------------------------- numbers
@@ -175,9 +177,9 @@ def test_pct(value: D, expected: str) -> None:
 
 
 def test_scores_dates_and_plain_numbers() -> None:
-    assert score(D("99.00")) == "99"
-    assert score(D("2.50")) == "2.5"
-    assert score(D("7.125")) == "7.13"  # half-up, not banker's rounding
+    assert points(D("99.00")) == "99"
+    assert points(D("2.50")) == "2.5"
+    assert points(D("7.125")) == "7.13"  # half-up, not banker's rounding
     assert num(D("360000")) == "360000"  # never 3.6E+5
     assert num(D("1E+3")) == "1000"
     assert cn_date(date(2024, 4, 30)) == "2024年4月30日"

@@ -18,7 +18,7 @@ from toolkit.rules.scoring import score as score_card
 from toolkit.text.paste import paragraphs, soft_wrapped_lines
 from toolkit.write.report import build_report
 from toolkit.write.report import table as T
-from toolkit.write.report.narrative import clean_paragraphs, clean_text, terminate
+from toolkit.write.report.prose import clean_paragraphs, clean_text, terminate
 
 LINYEJU = ROOT / "samples" / "data" / "linyeju.yaml"
 

@@ -1,4 +1,4 @@
-"""The report's text: number formatting, clerk-text cleaning and the outline of spec 04.
+"""The report's sentences: which scheme wording applies, filled with the unit's values (spec 04).
 
 Every sentence comes from the scheme (``scheme.report`` and each indicator's ``wording``); this
 module only chooses which sentence applies and fills in the values. ``compose`` returns the body
@@ -7,19 +7,19 @@ as a list of ``Para`` blocks (the appendix table is built by ``table.py``).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from toolkit.forms.fields import STATIC_FIELDS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission
 from toolkit.rules.model import Node, Scheme
-from toolkit.text import paste
+from toolkit.text.numbers import money, num, pct, points
 from toolkit.write.report import layout
+from toolkit.write.report.prose import clean_paragraphs, clean_text, terminate
 
 
 @dataclass(frozen=True)
@@ -31,158 +31,12 @@ class Para:
     page_break_before: bool = False
 
 
-# --------------------------------------------------------------------------- numbers
-def num(x: Any, places: int = 2) -> str:
-    """Half-up to ``places`` decimals, trailing zeros dropped: 169.920 → 169.92, 170.00 → 170."""
-    if x is None or x == "":
-        return ""
-    try:
-        d = x if isinstance(x, Decimal) else Decimal(str(x))
-        s = format(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
-    except (InvalidOperation, ValueError):
-        return str(x)
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return "0" if s == "-0" else s
-
-
-def money(x: Any) -> str:
-    """万元 amounts: 169.92万元, 170万元; zero is written 0元 (as in the reference)."""
-    s = num(x if x is not None else 0)
-    return "0元" if s == "0" else f"{s}万元"
-
-
-def pct(fraction: Any) -> str:
-    """A fraction as a percentage with at most 2 decimals: 0.062 → 6.2%, 0.94117 → 94.12%."""
-    if fraction is None:
-        return "—"
-    d = fraction if isinstance(fraction, Decimal) else Decimal(str(fraction))
-    return f"{num(d * 100)}%"
-
-
-def score(x: Any) -> str:
-    return num(x if x is not None else 0)
-
-
+# --------------------------------------------------------------------------- dates
 def cn_date(d: Any) -> str:
     """2024年4月30日 (no leading zeros)."""
     if isinstance(d, date):
         return f"{d.year}年{d.month}月{d.day}日"
     return "" if d is None else str(d)
-
-
-# --------------------------------------------------------------------------- clerk text
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = _HAN + "\u3000-\u303f\uff00-\uffef“”‘’—…"
-_SP = "[ \t\u00a0\u3000]"
-_DOC_NO = re.compile(
-    rf"(?<=[{_HAN}]){_SP}*[\[［【(（〔﹝]{_SP}*((?:19|20)\d\d){_SP}*[\]］】)）〕﹞]{_SP}*(\d{{1,5}}){_SP}*号")
-_PAREN = re.compile(r"\(([^()\n]*)\)")
-_HALF = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
-_HALF_RE = re.compile(r"[,;:?!]")
-_HAN_DIGIT = re.compile(rf"(?<=[{_HAN}]){_SP}+(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%]){_SP}+(?=[{_HAN}])")
-_AROUND_PUNCT = re.compile(rf"{_SP}+(?=[，。；：？！、）》”’])|(?<=[，。；：？！、（《“‘]){_SP}+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Numbering a clerk typed at the start of an item: 1.  1、  1)  （1）  (1)  一、  ①
-_NUMBERING = re.compile(
-    r"^\s*(?:[（(]\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
-    r"|\d{1,2}\s*(?:[.．](?!\d)|[、)）])"
-    r"|[一二三四五六七八九十]{1,3}\s*[、.．]"
-    r"|[①-⑳])\s*"
-)
-_TERMINAL = "。！？…；：!?"
-
-
-# full-width digits, Latin letters and ％ typed with a Chinese input method → ASCII (GB/T 9704: Arabic digits)
-_FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
-                                                             *range(0xFF41, 0xFF5B), 0xFF05]})
-_CJK_RE = re.compile(f"[{_CJK}]")
-_HAN_RE = re.compile(f"[{_HAN}]")
-_DOUBLE_OPEN = re.compile("《{2,}")
-_DOUBLE_CLOSE = re.compile("》{2,}")
-
-
-def _is_cjk(c: str) -> bool:
-    return bool(c) and _CJK_RE.match(c) is not None
-
-
-@functools.lru_cache(maxsize=512)  # repeats come within one report; keep memory flat
-def clean_line(s: str) -> str:
-    """Tidy one line of clerk text: document numbers 〔2024〕, full-width punctuation next to
-    Chinese, no doubled 《《, no spaces between Chinese characters and digits."""
-    s = _CONTROL.sub("", s).strip().translate(_FULL_WIDTH)
-    s = _DOC_NO.sub(r"〔\1〕\2号", s)
-    s = _DOUBLE_OPEN.sub("《", s)
-    s = _DOUBLE_CLOSE.sub("》", s)
-
-    def paren(m: re.Match[str]) -> str:
-        before = s[m.start() - 1] if m.start() else ""
-        after = s[m.end()] if m.end() < len(s) else ""
-        inner = m.group(1)
-        if _is_cjk(before) or _is_cjk(after) or _HAN_RE.search(inner):
-            return f"（{inner}）"
-        return m.group(0)
-
-    s = _PAREN.sub(paren, s)
-
-    def half(m: re.Match[str]) -> str:
-        i = m.start()
-        before = s[i - 1] if i else ""
-        after = s[i + 1] if i + 1 < len(s) else ""
-        return _HALF[m.group(0)] if _is_cjk(before) or _is_cjk(after) else m.group(0)
-
-    s = _HALF_RE.sub(half, s)
-    s = _HAN_DIGIT.sub("", s)
-    s = _AROUND_PUNCT.sub("", s)
-    return s
-
-
-def clean_lines(text: Any, numbered: bool = False) -> list[str]:
-    """Clerk text → its non-empty, cleaned lines; ``numbered`` strips the numbering the clerk typed
-    (the outline numbers that list itself). Line by line: see ``clean_paragraphs`` for pasted text."""
-    if text is None:
-        return []
-    out = []
-    for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = clean_line(line)
-        if numbered:
-            line = _NUMBERING.sub("", line, count=1).strip()
-        if line:
-            out.append(line)
-    return out
-
-
-def clean_paragraphs(text: Any, numbered: bool = False) -> list[str]:
-    """Clerk text → its cleaned paragraphs: soft-wrapped lines of a paste joined, real breaks kept
-    (``paste.paragraphs``); ``numbered`` strips the numbering the clerk typed."""
-    out = []
-    for para in paste.paragraphs(text):
-        p = clean_line(para)
-        if numbered:
-            p = _NUMBERING.sub("", p, count=1).strip()
-        if p:
-            out.append(p)
-    return out
-
-
-def clean_text(text: Any) -> str:
-    """Clerk text used inside a generated sentence or a table cell: one line, its paragraphs
-    joined (a paragraph that ends without punctuation gets 。 before the next one)."""
-    paras = [p for p in (clean_line(x) for x in paste.raw_paragraphs(text)) if p]
-    return "".join([terminate(p) for p in paras[:-1]] + [p.rstrip("，、；,;") for p in paras[-1:]])
-
-
-def terminate(s: str) -> str:
-    """End a paragraph with 。 unless it already ends with sentence punctuation; a trailing
-    ，、； becomes 。 (never “，。”)."""
-    if not s:
-        return s
-    last = s[-1]
-    if last in _TERMINAL or (last in "”’」』）)》" and len(s) > 1 and s[-2] in _TERMINAL):
-        return paste.end_paragraph(s, before_item=True)
-    if last in "，、,":
-        return s[:-1] + "。"
-    return s + "。"
 
 
 def _unterminate(s: str) -> str:
@@ -287,7 +141,7 @@ def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapp
     f = ns.facts
     w = node.wording
     vals = dict(base)
-    vals.update(name=node.name, points=score(ns.points), score=score(ns.score),
+    vals.update(name=node.name, points=points(ns.points), score=points(ns.score),
                 note=_unterminate(clean_text(f.get("note"))))
     inner = _inner_rule_type(node, ns)
     if inner in _RATIO_RULES or ns.value is not None:
@@ -332,7 +186,7 @@ def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], va
     for it in unmet:
         tpl = report.get("unmet_item_text") if it.get("unmet") else report.get("unmet_item")
         parts.append(fill(tpl, {**vals, "text": it["text"], "unmet": it.get("unmet", ""),
-                                "points": score(it["points"])}))
+                                "points": points(it["points"])}))
     note = _drop_deductions(vals.get("note", ""))
     if note:
         parts.append(note)
@@ -389,7 +243,7 @@ def indicator_line(n: int, row: RowScore, report: Mapping[str, Any]) -> str:
     key = "indicator_line_qualitative" if v.get("direction") == "定性" else "indicator_line"
     vals = {"n": str(n), "name": clean_text(v.get("name")), "target_text": indicator_target(row, report),
             "target": clean_text(v.get("target")) if not isinstance(v.get("target"), Decimal) else num(v["target"]),
-            "actual": indicator_actual(row), "score": score(row.score), "points": score(row.points)}
+            "actual": indicator_actual(row), "score": points(row.score), "points": points(row.points)}
     line = fill(report.get(key) or report.get("indicator_line"), vals)
     note = clean_text(v.get("deviation_note"))
     if row.score < row.points and note:
@@ -406,7 +260,7 @@ class _Composer:
         self.r: Mapping[str, Any] = scheme.report
         self.h: Mapping[str, str] = self.r.get("headings") or {}
         self.ctx = dict(ctx) if ctx is not None else unit_context(scheme, sub)
-        self.ctx["total"] = score(card.total)
+        self.ctx["total"] = points(card.total)
         self.ctx["grade"] = card.grade
         self.scores = {n.id: n for lv in card.levels for n in lv.walk()}
         self.out: list[Para] = []
@@ -475,14 +329,14 @@ class _Composer:
         for n, node in enumerate(self.scheme.levels, start=1):
             ns = self.scores[node.id]
             self.add("h3", fill(self.r.get("level_heading"),
-                                {"n": str(n), "name": node.name, "points": score(node.points),
-                                 "score": score(ns.score)}))
+                                {"n": str(n), "name": node.name, "points": points(node.points),
+                                 "score": points(ns.score)}))
             for child in node.children:
                 self.level2(child, self.scores[child.id])
 
     def level2(self, node: Node, ns: NodeScore) -> None:
         pairs = [(leaf, self.scores[leaf.id]) for leaf in node.walk() if leaf.is_leaf]
-        head = {"name": node.name, "score": score(ns.score), "points": score(ns.points)}
+        head = {"name": node.name, "score": points(ns.score), "points": points(ns.points)}
         if any(leaf.wording.get("heading") or (leaf.rule and leaf.rule.type == "indicator_table")
                for leaf, _ in pairs):
             self.add("body", fill(self.r.get("level2_blocks"), head))

@@ -14,18 +14,16 @@ from typing import Any
 
 from toolkit.model import NodeScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.text.numbers import num, pct, points
 from toolkit.write.report import layout
 from toolkit.write.report.narrative import (
     budget_full,
-    clean_text,
     execution_rate,
     fill,
     indicator_actual,
     indicator_target,
-    num,
-    pct,
-    score,
 )
+from toolkit.write.report.prose import clean_text
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,6 @@ INDICATORS_MM = (17.0, 17.0, 21.0, 23.0, 23.0, 11.0, 14.0, 30.0)
 DASH = "—"
 
 
-def _pct_param(x: Any) -> str:
-    return pct(x) if isinstance(x, Decimal) else DASH
-
-
 def rule_target(rule: Rule | None, by: str | None = None) -> str:
     """年度指标值 of a scheme indicator, from its rule when the wording does not give one."""
     if rule is None:
@@ -83,11 +77,11 @@ def rule_target(rule: Rule | None, by: str | None = None) -> str:
     p = rule.params
     t = rule.type
     if t == "ratio_cap":
-        return f"≤{_pct_param(p.get('cap'))}"
+        return f"≤{pct(p.get('cap'))}"
     if t == "ratio_floor":
-        return f"≥{_pct_param(p.get('floor'))}"
+        return f"≥{pct(p.get('floor'))}"
     if t == "proportional":
-        return f"≥{_pct_param(p.get('target'))}"
+        return f"≥{pct(p.get('target'))}"
     if t == "bands":
         bands = list(p.get("bands") or ())
         if bands:
@@ -156,8 +150,8 @@ def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str
              Cell(lab("budget_full"), head=True), Cell(lab("spent"), head=True), Cell(lab("points"), head=True),
              Cell(lab("rate"), head=True), Cell(lab("score"), head=True))),
         Row((Cell("", merge="continue"), Cell(plain_money(start)), Cell(plain_money(full)),
-             Cell(plain_money(spent)), Cell(score(exe.points) if exe else DASH),
-             Cell(pct(rate) if rate is not None else DASH), Cell(score(exe.score) if exe else DASH))),
+             Cell(plain_money(spent)), Cell(points(exe.points) if exe else DASH),
+             Cell(pct(rate) if rate is not None else DASH), Cell(points(exe.score) if exe else DASH))),
         Row((Cell(lab("goal"), merge="restart"), Cell(lab("goal_expected"), span=3, head=True),
              Cell(lab("goal_actual"), span=3, head=True))),
         Row((Cell("", merge="continue"),
@@ -188,13 +182,13 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
                 r1, r2 = ((l1, clean_text(v.get("level2"))) if l1 == clean_text(v.get("level1"))
                           else (l1, leaf.name))
                 lines.append((r1, r2, clean_text(v.get("name")), indicator_target(rs, report), indicator_actual(rs),
-                              score(rs.points), score(rs.score),
+                              points(rs.points), points(rs.score),
                               clean_text(v.get("deviation_note")) if rs.score < rs.points else ""))
             continue
         target = str(node.wording.get("target") or rule_target(node.rule, leaf.facts.get("by")))
         note = clean_text(leaf.facts.get("note")) if leaf.score < leaf.points else ""
-        lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), score(leaf.points),
-                      score(leaf.score), note))
+        lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), points(leaf.points),
+                      points(leaf.score), note))
 
     rows = [Row(tuple(Cell(str(labels.get(h, h)), head=True) for h in head), header=True)]
     for i, line in enumerate(lines):
@@ -207,8 +201,8 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
         cells.append(Cell(line[2], align="left"))
         cells += [Cell(line[3]), Cell(line[4]), Cell(line[5]), Cell(line[6]), Cell(line[7], align="left")]
         rows.append(Row(tuple(cells)))
-    rows.append(Row((Cell(str(labels.get("total", "总分")), span=5, head=True), Cell(score(scheme.total)),
-                     Cell(score(card.total)),
+    rows.append(Row((Cell(str(labels.get("total", "总分")), span=5, head=True), Cell(points(scheme.total)),
+                     Cell(points(card.total)),
                      Cell(fill(tbl.get("grade", "{grade}"), {"grade": card.grade}), align="left"))))
     return Table(_widths(INDICATORS_MM), tuple(rows))
 
