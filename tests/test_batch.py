@@ -65,8 +65,9 @@ def test_samples_run_outputs(sample_run):
     assert results["scheme"] == "jianghua-2023"
     units = {u["file"]: u for u in results["units"]}
     ref = units[REF_FILE]
-    assert set(ref) == {"file", "status", "unit_name", "unit_code", "fiscal_year", "contact_name", "contact_email",
-                        "total", "grade", "levels", "indicators", "problems", "report", "returned"}
+    assert list(ref) == ["file", "status", "unit_name", "unit_code", "fiscal_year", "contact_name", "contact_email",
+                         "total", "grade", "levels", "indicators", "problems", "report", "returned", "scheme"]
+    assert ref["scheme"] == "jianghua-2023"
     assert ref["status"] == "ok" and ref["total"] == 99.0 and ref["grade"] == "优"
     assert ref["levels"] == {"投入": 10.0, "过程": 49.0, "产出及效率": 40.0}
     assert ref["unit_code"] == "412001" and ref["fiscal_year"] == 2023
@@ -257,13 +258,17 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_unit_store_and_streamed_results_json(tmp_path):
-    from toolkit.batch import RunResult, UnitStore
+    from toolkit.batch import RunResult
+    from toolkit.process import RunRecord
+    from toolkit.results import UnitResult
+    from toolkit.store import UnitStore
 
-    units = [{"file": f"单位{i}.xlsx", "status": "ok", "total": 90.5 + i, "problems": [{"message": "“引号”\n换行"}],
-              "_private": 1, "levels": {"投入": 10.0}} for i in range(3)]
-    store = UnitStore(units)
-    assert len(store) == 3 and store[1]["file"] == "单位1.xlsx" and store[-1]["total"] == 92.5
-    assert "_private" not in store.public()[0] and "_private" in store[0]
+    units = [UnitResult.from_json({"file": f"单位{i}.xlsx", "status": "ok", "total": 90.5 + i, "levels": {"投入": 10.0},
+                                   "problems": [{"code": "x", "severity": "warning", "message": "“引号”\n换行"}]})
+             for i in range(3)]
+    store = UnitStore((u, RunRecord(key=("a", 2023), scheme="jianghua-2023")) for u in units)
+    assert len(store) == 3 and store[1].file == "单位1.xlsx" and store[-1].total == 92.5 and store[0] == units[0]
+    assert store.record(2) == RunRecord(key=("a", 2023), scheme="jianghua-2023")
     for us in (store, UnitStore()):
         res = RunResult(units=us, scheme_id="jianghua-2023")
         res.write_json(tmp_path / "r.json")
@@ -301,7 +306,7 @@ def test_a_worker_that_dies_marks_only_its_workbook_unreadable(tmp_path, monkeyp
 
 def test_a_panic_in_the_reader_marks_only_its_workbook(tmp_path, monkeypatch):
     """process_file (what a worker runs) turns a pyo3 PanicException (a BaseException) into unreadable."""
-    from toolkit import batch
+    from toolkit import process
     from toolkit.check import validate
 
     class PanicLike(BaseException):  # what pyo3 raises for a Rust panic in python-calamine
@@ -312,6 +317,6 @@ def test_a_panic_in_the_reader_marks_only_its_workbook(tmp_path, monkeypatch):
 
     monkeypatch.setattr(validate, "check_file", check_file)
     write_unit(tmp_path / "bad.xlsx", load_seed())
-    o = batch.process_file(str(tmp_path / "bad.xlsx"), "bad.xlsx", None, str(tmp_path / "out"), 0)
-    assert o.entry["status"] == "unreadable" and o.entry["problems"][0]["code"] == "worker_crash"
-    assert "PanicLike" in o.entry["problems"][0]["message"]
+    o = process.process_file(str(tmp_path / "bad.xlsx"), "bad.xlsx", None, str(tmp_path / "out"), 0)
+    assert o.unit.status == "unreadable" and o.unit.problems[0].code == "worker_crash"
+    assert "PanicLike" in o.unit.problems[0].message

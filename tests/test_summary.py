@@ -9,7 +9,7 @@ import time
 import tracemalloc
 import weakref
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, overload
@@ -17,15 +17,12 @@ from typing import Any, overload
 import openpyxl
 import pytest
 
+from toolkit.results import UnitResult, units_of
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
-from toolkit.write.summary import (
-    SHEETS,
-    build_summary_bytes,
-    rank_units,
-    status_label,
-    write_summary,
-)
+from toolkit.write.summary import build_summary_bytes, write_summary
+from toolkit.write.summary_data import rank_units, status_label
+from toolkit.write.summary_sheets import SHEETS
 
 HOSTILE = '=HYPERLINK("http://evil","x")'
 
@@ -84,7 +81,7 @@ def unreadable_unit(file: str) -> dict[str, Any]:
     }
 
 
-def sample_results(scheme: Scheme) -> dict[str, Any]:
+def sample_results(scheme: Scheme) -> tuple[UnitResult, ...]:
     warn = {"severity": "warning", "code": "perf_target_low", "sheet": "绩效指标", "cell": "F5",
             "cells": ["绩效指标!F5"], "field": None, "message": "指标值设定可能偏低"}
     err_budget = {"severity": "error", "code": "budget_identity", "sheet": "收支情况", "cell": "C7",
@@ -102,7 +99,7 @@ def sample_results(scheme: Scheme) -> dict[str, Any]:
         ok_unit(scheme, "@SUM(A1)", "412010", 55.25, "差"),
         ok_unit(scheme, "戊单位", "412005", 85.0, "良"),
     ]
-    return {"scheme": scheme.id, "units": units}
+    return units_of(units)
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +263,7 @@ def test_deterministic_bytes(jianghua: Scheme, tmp_path: Path) -> None:
 def test_empty_results(scheme_id: str, tmp_path: Path) -> None:
     scheme = load_scheme(scheme_id)
     path = tmp_path / "汇总表.xlsx"
-    write_summary({"scheme": scheme_id, "units": []}, scheme, path)
+    write_summary([], scheme, path)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == list(SHEETS)
     assert wb["汇总"]["A3"].value == "序号" and wb["汇总"].max_row == 3
@@ -280,7 +277,7 @@ def test_empty_results(scheme_id: str, tmp_path: Path) -> None:
 def test_mof_scheme_columns(mof: Scheme) -> None:
     import io
 
-    res = {"scheme": mof.id, "units": [ok_unit(mof, "甲单位", "1", 98.0, "优")]}
+    res = units_of([ok_unit(mof, "甲单位", "1", 98.0, "优")])
     wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes(res, mof)))
     header = [c.value for c in wb["汇总"][3]]
     assert header[8:12] == ["预算执行（10分）", "产出指标（50分）", "效益指标（30分）", "满意度指标（10分）"]
@@ -295,7 +292,7 @@ def test_rank_units_and_labels() -> None:
     units = [{"file": f, "status": "ok", "unit_code": c, "unit_name": f, "total": t}
              for f, c, t in [("a", "3", 80.0), ("b", "2", 90.0), ("c", "1", 80.0), ("d", "4", 79.999999999)]]
     units.append({"file": "e", "status": "ok", "total": None})
-    ranked = rank_units(units)
+    ranked = rank_units(units_of(units))
     assert [(r.file, r.rank) for r in ranked] == [("b", 1), ("c", 2), ("a", 2), ("d", 2), ("e", None)]
     assert [r.index for r in ranked] == [1, 2, 0, 3, 4]  # light records: the unit is units[index]
     assert ranked[0].total == Decimal("90.00") and ranked[3].total == Decimal("80.00")
@@ -308,9 +305,9 @@ def test_odd_values_do_not_break_the_workbook(jianghua: Scheme) -> None:
     long_name = "很长的单位名称" * 40
     u = ok_unit(jianghua, "控制\x07字符\x00单位", 412001, 90.0, "优")  # a numeric code, control characters
     u["report"] = f"reports/{long_name}.docx"  # longer than Excel's 255-character link limit
-    u["problems"] = [{"severity": "warning", "message": None}]  # fields missing
-    odd = {"file": "odd.xlsx", "status": "weird", "problems": None}
-    wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes({"units": [odd, u]}, jianghua)))
+    u["problems"] = [{"severity": "warning", "code": "x", "message": None}]  # fields missing
+    odd = UnitResult(file="odd.xlsx", status="weird")  # type: ignore[arg-type]
+    wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes([odd, *units_of([u])], jianghua)))
     rows = [list(r) for r in wb["汇总"].iter_rows(min_row=4, values_only=True)]
     assert rows[0][2] == "412001" and rows[0][7] == 1
     assert rows[0][13] == f"reports/{long_name}.docx" and wb["汇总"]["N4"].hyperlink is None
@@ -325,7 +322,7 @@ def test_rich_string_lookalike_stays_plain_text(jianghua: Scheme) -> None:
     name = "<r>&x </r>"
     u = ok_unit(jianghua, name, "<r>1</r>", 90.0, "优", problems=[
         {"severity": "error", "code": "x", "sheet": "<r>s</r>", "cell": "A1", "cells": [], "message": "<r></r>"}])
-    wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes({"units": [u]}, jianghua)))
+    wb = openpyxl.load_workbook(io.BytesIO(build_summary_bytes(units_of([u]), jianghua)))
     row = [c.value for c in wb["汇总"][4]]
     assert row[1] == name and row[2] == "<r>1</r>"
     assert wb["汇总"]["B4"].font.name == "宋体"
@@ -356,12 +353,8 @@ def many_units(scheme: Scheme, n: int) -> list[dict[str, Any]]:
     return units
 
 
-class _Decoded(dict):  # type: ignore[type-arg]
-    """A plain dict that can be watched with weakref.finalize."""
-
-
-class LazyUnits(Sequence[Mapping[str, Any]]):
-    """Units kept as JSON bytes and decoded to a fresh dict on every access, like the batch's store.
+class LazyUnits(Sequence[UnitResult]):
+    """Units kept as JSON bytes and decoded to a fresh UnitResult on every access, like the batch's store.
 
     Counts how many decoded units are alive at once.
     """
@@ -374,13 +367,13 @@ class LazyUnits(Sequence[Mapping[str, Any]]):
         return len(self._blobs)
 
     @overload
-    def __getitem__(self, i: int) -> Mapping[str, Any]: ...
+    def __getitem__(self, i: int) -> UnitResult: ...
     @overload
-    def __getitem__(self, i: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, i: slice) -> Sequence[UnitResult]: ...
     def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             raise TypeError("no slices: one unit at a time")
-        u = _Decoded(json.loads(self._blobs[i]))
+        u = UnitResult.from_json(json.loads(self._blobs[i]))
         self.fetches += 1
         self.alive += 1
         self.peak = max(self.peak, self.alive)
@@ -395,7 +388,7 @@ def test_lazy_units_are_fetched_one_at_a_time(jianghua: Scheme, tmp_path: Path) 
     units = many_units(jianghua, 500)
     lazy = LazyUnits(units)
     path = tmp_path / "汇总表.xlsx"
-    write_summary({"scheme": jianghua.id, "units": lazy}, jianghua, path)
+    write_summary(lazy, jianghua, path)
     assert lazy.peak <= 2, f"{lazy.peak} decoded units alive at once"
     assert lazy.alive == 0
     # one pass for the records and statistics, then one fetch per row written
@@ -403,7 +396,7 @@ def test_lazy_units_are_fetched_one_at_a_time(jianghua: Scheme, tmp_path: Path) 
     n_problems = sum(bool(u["problems"]) for u in units)
     assert lazy.fetches == 2 * len(units) + n_ok + n_problems
     # the same workbook as from a list of dicts
-    assert path.read_bytes() == build_summary_bytes({"scheme": jianghua.id, "units": units}, jianghua)
+    assert path.read_bytes() == build_summary_bytes(units_of(units), jianghua)
     wb = openpyxl.load_workbook(path)
     assert wb["汇总"].max_row == 3 + 500
     assert [r[7] for r in wb["汇总"].iter_rows(min_row=4, max_row=6, values_only=True)] == [1, 2, 3]
@@ -413,7 +406,7 @@ def test_lazy_units_are_fetched_one_at_a_time(jianghua: Scheme, tmp_path: Path) 
 def test_failure_leaves_no_files(jianghua: Scheme, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
-    import toolkit.write.summary as summary
+    import toolkit.write.summary_sheets as summary_sheets
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -422,7 +415,7 @@ def test_failure_leaves_no_files(jianghua: Scheme, tmp_path: Path, monkeypatch: 
     def boom(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(summary, "_problems_sheet", boom)
+    monkeypatch.setattr(summary_sheets, "problems_sheet", boom)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
         write_summary(sample_results(jianghua), jianghua, out / "汇总表.xlsx")
@@ -439,11 +432,11 @@ def measure(n: int, scheme_id: str = "jianghua-2023") -> dict[str, float]:
     scheme = load_scheme(scheme_id)
     units = many_units(scheme, n)
     out: dict[str, float] = {}
-    for kind, seq in (("list", units), ("lazy", LazyUnits(units))):
+    for kind, seq in (("list", units_of(units)), ("lazy", LazyUnits(units))):
         with tempfile.TemporaryDirectory() as d:
             tracemalloc.start()
             t = time.perf_counter()
-            write_summary({"scheme": scheme.id, "units": seq}, scheme, Path(d) / "汇总表.xlsx")
+            write_summary(seq, scheme, Path(d) / "汇总表.xlsx")
             out[f"{kind}_s"] = time.perf_counter() - t
             out[f"{kind}_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()

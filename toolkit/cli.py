@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from toolkit.rules.loader import SchemeError, builtin_ids, load_scheme
+from toolkit.text.numbers import exact
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 INTERRUPTED = "已中断（Ctrl-C）：未写完的文件已丢弃，已有的结果未改动；重新运行同一命令即可完成。"
@@ -97,7 +98,7 @@ def schemes_cmd() -> None:
     """
     for sid in builtin_ids():
         s = load_scheme(sid)
-        click.echo(f"{s.id}\t{s.title}\t{s.total.normalize():f}分")
+        click.echo(f"{s.id}\t{s.title}\t{exact(s.total)}分")
 
 
 @main.command("template")

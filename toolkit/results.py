@@ -79,14 +79,15 @@ class UnitResult:
         """How the officer knows the unit: its name, else its file."""
         return self.unit_name or self.file
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, with_params: bool = False) -> dict[str, Any]:
+        """results.json's entry; ``with_params`` keeps the problems' params (the batch's own store)."""
         d: dict[str, Any] = {
             "file": self.file, "status": self.status, "unit_name": self.unit_name, "unit_code": self.unit_code,
             "fiscal_year": self.fiscal_year, "contact_name": self.contact_name,
             "contact_email": self.contact_email, "total": self.total, "grade": self.grade,
             "levels": dict(self.levels) if self.levels is not None else None,
             "indicators": [i.to_json() for i in self.indicators] if self.indicators is not None else None,
-            "problems": [p.as_dict() for p in self.problems],
+            "problems": [p.as_dict(with_params=with_params) for p in self.problems],
             "report": self.report, "returned": self.returned,
         }
         d.update(self.extra)

@@ -1,0 +1,191 @@
+"""One workbook in a worker process: read, validate, score, stage its document; never raises.
+
+``process_file`` is what the batch's worker processes run for each workbook (phase 1);
+``return_file`` stages the returned workbook of a unit that phase 2 found to be a duplicate.
+Documents are staged under ``OUT/.staging/`` and moved to their final names by the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.forms.fields import problem_sort_key
+from toolkit.problems import Problem, problem
+from toolkit.results import IndicatorResult, Status, UnitResult
+from toolkit.rules.loader import load_scheme
+from toolkit.rules.model import Scheme
+from toolkit.text.numbers import json_number
+from toolkit.write import atomic
+
+STAGING_DIR = ".staging"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the batch keeps of a unit beyond its results.json entry (never written out)."""
+
+    key: tuple[Any, ...] | None = None  # the validate.UnitKey fields, for the duplicate rule
+    scheme: str | None = None  # id of the scheme that scored the unit
+    staging: str | None = None  # staged document (relative to OUT) waiting for its final name
+    report_name: str | None = None  # the report's final file name
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    """One workbook's result: its typed results.json entry plus what phase 2 needs."""
+
+    unit: UnitResult
+    record: RunRecord = RunRecord()
+    disk_full: bool = False  # writing its documents found the disk full: the run stops
+
+
+def new_unit(rel: str, status: Status, values: Mapping[str, Any] | None,
+             problems: Iterable[Problem] = (), scheme: str | None = None) -> UnitResult:
+    """A unit with the identity fields read from the workbook (scores and outputs empty)."""
+    def text(k: str) -> str | None:
+        if values is None:
+            return None
+        v = values.get(k)
+        return None if v is None or str(v).strip() == "" else str(v).strip()
+
+    year = values.get("fiscal_year") if values else None
+    return UnitResult(file=rel, status=status, unit_name=text("unit_name"), unit_code=text("unit_code"),
+                      fiscal_year=year if isinstance(year, int) else None, contact_name=text("contact_name"),
+                      contact_email=text("contact_email"), problems=tuple(problems),
+                      extra={"scheme": scheme})
+
+
+def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """In workbook order (sheet, row, column); params are kept so the text can be re-rendered after
+    the returned workbook moves the cells (results.json drops them)."""
+    return tuple(sorted(problems, key=problem_sort_key))
+
+
+def crashed_unit(rel: str, detail: str) -> UnitResult:
+    return new_unit(rel, "unreadable", None, [problem("worker_crash", detail=detail)])
+
+
+# --------------------------------------------------------------------------- fault injection (tests)
+def fault(rel: str) -> str | None:
+    """Tests only: ``JIXIAO_FAULT_INJECT="a.xlsx,b.xlsx=slow"`` → what to do for ``rel``
+    (exit: the worker dies; abort: SIGABRT like a reader abort; sleepN: sleep N s (default 60)
+    first; enospc: writing its documents fails with a full disk; enospc-return: the same when
+    phase 2 writes a duplicate's returned workbook)."""
+    spec = os.environ.get("JIXIAO_FAULT_INJECT")
+    if not spec:
+        return None
+    for item in spec.split(","):
+        name, _, mode = item.partition("=")
+        if name == rel:
+            return mode or "exit"
+    return None
+
+
+# --------------------------------------------------------------------------- phase 1
+def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | None, index: int) -> UnitOutcome:
+    """Read, validate, score one workbook and write its documents. Never raises."""
+    mode = fault(rel)
+    if mode == "exit":
+        os._exit(70)
+    elif mode == "abort":
+        os.abort()
+    elif mode is not None and mode.startswith("sleep"):
+        time.sleep(float(mode[5:] or 60))
+    try:
+        if mode == "enospc":
+            raise OSError(28, "No space left on device", out_dir)
+        return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # a bug or a hostile file we did not foresee: this file only
+        # (BaseException: a panic inside python-calamine's Rust code arrives as pyo3's
+        # PanicException, which is not an Exception)
+        if atomic.is_disk_full(e):  # not this file's fault: the run stops (phase 2 raises DiskFull)
+            return UnitOutcome(new_unit(rel, "unreadable", None), disk_full=True)
+        if os.environ.get("JIXIAO_DEBUG"):
+            traceback.print_exc()
+        return UnitOutcome(crashed_unit(rel, f"{type(e).__name__}: {e}"[:300]))
+
+
+def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:
+    from toolkit.check import validate  # lazy: keeps the worker's start-up light until it has work
+    from toolkit.rules import scoring  # lazy: as above
+
+    scheme = load_scheme(scheme_ref) if scheme_ref else None
+    check = validate.check_file(path, rel, scheme)
+    sub = check.submission
+    problems = list(check.problems)
+    card = None
+    if sub is not None and check.status != "unreadable":
+        card = scoring.score(check.scheme, sub)
+        problems.extend(card.problems)
+    status: Status = check.status
+    if status != "unreadable":
+        status = "invalid" if any(p.severity == "error" for p in problems) else "ok"
+    scheme_id = check.scheme.id if check.scheme else None
+    unit = new_unit(rel, status, sub.values if sub is not None else None, sorted_problems(problems),
+                    scheme_id if status != "unreadable" else None)  # an unreadable unit was not scored
+    key = validate.unit_key(check)
+    record = RunRecord(key=dataclasses.astuple(key) if key else None, scheme=scheme_id)
+    scored = status == "ok" and card is not None and sub is not None
+    if scored and card is not None:
+        unit = dataclasses.replace(
+            unit, total=json_number(card.total), grade=card.grade,
+            levels={lv.name: float(lv.score) for lv in card.levels},  # Decimal → JSON number, as json_number
+            indicators=tuple(IndicatorResult(leaf.id, tuple(leaf.path), float(leaf.points),
+                                             json_number(leaf.value), float(leaf.score))
+                             for leaf in card.leaves()))
+    if out is None:
+        return UnitOutcome(unit, record)
+    if scored and card is not None and sub is not None:
+        from toolkit.write import report  # lazy: python-docx only in workers that write a report
+
+        data = report.build_report(check.scheme, sub, card)
+        staging = f"{STAGING_DIR}/{index:06d}.docx"
+        atomic.write_bytes(atomic.inside(out, staging), data)
+        return UnitOutcome(unit, dataclasses.replace(record, staging=staging,
+                                                     report_name=report.report_file_name(sub)))
+    if status == "invalid" and check.raw is not None:
+        staging = f"{STAGING_DIR}/{index:06d}.xlsx"
+        write_returned(check.scheme, check.raw, list(unit.problems), atomic.inside(out, staging))
+        return UnitOutcome(unit, dataclasses.replace(record, staging=staging))
+    return UnitOutcome(unit, record)
+
+
+# --------------------------------------------------------------------------- phase 2
+def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index: int,
+                problems: list[Problem]) -> str | None:
+    """Phase 2 (in a worker): the returned workbook of a unit that became invalid (a duplicate),
+    staged; its staging path relative to OUT, or None."""
+    from toolkit.check import validate  # lazy: keeps the worker's start-up light until it has work
+
+    try:
+        if fault(rel) == "enospc-return":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out_dir)
+        scheme = load_scheme(scheme_ref) if scheme_ref else None
+        check = validate.check_file(Path(path), rel, scheme)
+        if check.raw is None:
+            return None
+        staging = f"{STAGING_DIR}/{index:06d}.xlsx"
+        write_returned(check.scheme, check.raw, problems, atomic.inside(Path(out_dir), staging))
+        return staging
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        if atomic.is_disk_full(e):
+            raise  # the pool hands it back; phase 2 stops the run with DiskFull
+        return None
+
+
+def write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path) -> None:
+    from toolkit.forms import returned  # lazy: openpyxl only in workers that return a workbook
+
+    returned.write_returned(scheme, raw, problems, path)
