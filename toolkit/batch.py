@@ -37,11 +37,11 @@ from toolkit.results import UnitResult
 from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
 from toolkit.rules.model import Scheme
 from toolkit.store import UnitStore, encode
+from toolkit.text.names import safe_file_stem
 from toolkit.text.numbers import fixed
 from toolkit.workers import Crashed, Pool
 from toolkit.write import atomic
 from toolkit.write.atomic import DiskFull, OutLocked, OutputError, OutsideOut
-from toolkit.write.names import safe_file_stem
 from toolkit.write.outputs import Outputs, previous_outputs
 from toolkit.write.pdf import SOFFICE_HINT, make_pdfs, normalize_pdf, soffice_path
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from toolkit.errors import JixiaoError
 from toolkit.rules.loader import SchemeError, builtin_ids, load_scheme
 from toolkit.text.numbers import exact
 
@@ -32,8 +33,7 @@ class _Group(click.Group):
     """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        from toolkit.workers import WorkerStartError
-        from toolkit.write.atomic import DiskFull, OutputError, is_disk_full
+        from toolkit.write.atomic import DiskFull, is_disk_full
 
         try:
             return super().invoke(ctx)
@@ -42,8 +42,8 @@ class _Group(click.Group):
         except (KeyboardInterrupt, click.Abort):
             click.echo(INTERRUPTED, err=True)
             ctx.exit(EXIT_INTERRUPTED)
-        except (OutputError, WorkerStartError) as e:  # OUT locked/full/path outside it; no worker: exit 2
-            click.echo(f"错误：{e}。", err=True)
+        except JixiaoError as e:  # the package's own errors carry a Chinese message: one line, exit 2
+            click.echo(f"错误：{str(e).rstrip('。')}。", err=True)
             ctx.exit(EXIT_USAGE)
         except Exception as e:
             if ctx.obj and ctx.obj.get("debug"):

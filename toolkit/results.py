@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from toolkit.errors import JixiaoError
 from toolkit.problems import Problem
 
 Status = Literal["ok", "invalid", "unreadable"]
@@ -21,7 +22,7 @@ STATUSES: tuple[Status, ...] = ("ok", "invalid", "unreadable")
 RESULTS_FILE = "results.json"
 
 
-class ResultsError(ValueError):
+class ResultsError(JixiaoError, ValueError):
     """results.json is missing, not JSON, or not in the documented shape (Chinese message)."""
 
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from toolkit.errors import JixiaoError
+
 RETRIES = 1  # a task whose worker died is tried once more, in a fresh worker
 READY = "ready"  # a worker's first message: it started (a death before it is not a file's fault)
 
 
-class WorkerStartError(RuntimeError):
+class WorkerStartError(JixiaoError, RuntimeError):
     """A worker process died before it could take any work (a broken installation, not a file)."""
 
 

@@ -31,6 +31,7 @@ from toolkit.deliver.smtp import (
     SmtpUnavailable,
     Unknown,
 )
+from toolkit.errors import JixiaoError
 from toolkit.results import RESULTS_FILE, Results, ResultsError, UnitResult
 from toolkit.text import emails
 from toolkit.write.atomic import OutLock, inside, write_bytes
@@ -40,7 +41,7 @@ DEFAULT_SIGNATURE = "财政局"
 State = Literal["sent", "dry_run", "skipped", "failed", "unknown"]
 
 
-class MailUsageError(Exception):
+class MailUsageError(JixiaoError):
     """Bad options, unreadable results.json, or no connection/login: nothing (more) can be sent."""
 
 

@@ -23,9 +23,8 @@ from urllib.parse import quote
 
 from toolkit.problems import Problem
 from toolkit.results import RESULTS_FILE, UnitResult
-from toolkit.text import emails
+from toolkit.text import emails, names
 from toolkit.text.numbers import num, to_decimal
-from toolkit.write import names
 
 MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024  # most mail servers refuse messages over 20–25 MB
 

@@ -4,20 +4,33 @@ colour legend and the scheme's scoring standard)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from toolkit.forms import fields as F
 from toolkit.forms.describe import describe_rule
 from toolkit.forms.layout import PROBLEMS_SHEET, WIDTHS
 from toolkit.forms.styles import height
+from toolkit.problems import Problem
+from toolkit.rules.model import Scheme
 from toolkit.text.numbers import exact
 
-if TYPE_CHECKING:
-    from toolkit.forms.writer import Writer
+
+class Writer(Protocol):
+    """What these sheets need of the workbook writer (toolkit.forms.writer.Writer), without
+    importing it: the writer calls these functions, not the other way round."""
+
+    scheme: Scheme
+    problems: Sequence[Problem]
+
+    def fmt(self, style: str, marked: bool = False) -> Format: ...
+    def sheet(self, name: str, widths: Sequence[float] = ()) -> Worksheet: ...
+    def heading(self, ws: Worksheet, ncols: int, title: str, hint: str) -> None: ...
+    def title_prefix(self) -> str: ...
 
 
 def problems_sheet(w: Writer) -> None:

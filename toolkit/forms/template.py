@@ -32,8 +32,8 @@ from toolkit.forms.writer import Writer
 from toolkit.problems import Problem
 from toolkit.rules.loader import DEFAULT_SCHEME
 from toolkit.rules.model import Scheme
+from toolkit.text.names import safe_file_stem
 from toolkit.write import atomic
-from toolkit.write.names import safe_file_stem
 
 __all__ = ["build_workbook_bytes", "safe_file_name", "template_file_name", "write_templates", "write_workbook"]
 

@@ -19,6 +19,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from toolkit.errors import JixiaoError
 from toolkit.problems import Problem, problem
 
 MB = 1024 * 1024
@@ -59,7 +60,7 @@ _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
 
 
-class IntakeError(Exception):
+class IntakeError(JixiaoError):
     """The file cannot be read at all; ``problem`` says why (unreadable)."""
 
     def __init__(self, prob: Problem):

@@ -7,10 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from toolkit.write.names import safe_file_stem
+from toolkit.errors import JixiaoError
+from toolkit.text.names import safe_file_stem
 
 
-class RosterError(ValueError):
+class RosterError(JixiaoError, ValueError):
     """A 单位名册 that cannot be used; the message (Chinese) names the file, row or column."""
 
 

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from toolkit.errors import JixiaoError
+
 PART_SUFFIX = ".part"
 _FSYNC = os.environ.get("JIXIAO_FSYNC") == "1"
 
@@ -59,7 +61,7 @@ def remove_leftover_parts(root: Path) -> int:
 
 
 # --------------------------------------------------------------------------- OUT: paths, space, lock
-class OutputError(Exception):
+class OutputError(JixiaoError):
     """OUT cannot take this run's outputs (path outside OUT, full disk, locked). Message in Chinese."""
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from toolkit.model import Scorecard, Submission
 from toolkit.rules.model import Scheme
+from toolkit.text.names import safe_file_stem
 from toolkit.write import atomic
-from toolkit.write.names import safe_file_stem
 from toolkit.write.report import layout, narrative, table, writer
 
 __all__ = ["build_report", "write_report", "report_file_name"]
