@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import copy_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -48,8 +49,7 @@ def test_linux_bundle_installs_offline_and_runs_the_samples(linux_bundle: Path, 
     env["PATH"] = f"{py_dir}:{env['PATH']}"
     r = subprocess.run(["sh", str(root / "install.sh")], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    inbox = tmp_path / "收件箱"
-    shutil.copytree(ROOT / "samples", inbox, ignore=shutil.ignore_patterns("data"))
+    inbox = copy_samples(tmp_path / "收件箱")
     r = subprocess.run(["sh", str(root / "run.sh"), str(inbox)], capture_output=True, text=True, env=env)
     assert r.returncode == 1, r.stdout + r.stderr  # one sample has errors on purpose
     results = json.loads((tmp_path / "收件箱-结果" / "results.json").read_text(encoding="utf-8"))

@@ -72,9 +72,11 @@ def with_leaf(card: Scorecard, leaf_id: str, **changes: Any) -> Scorecard:
 def test_reference_report_matches_golden() -> None:
     rows = readback.rows(report_for())
     actual = "".join(r.rstrip() + "\n" for r in rows)  # editors strip trailing tabs
-    if UPDATE or not GOLDEN.exists():
+    if UPDATE:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(actual, encoding="utf-8")
+    if not GOLDEN.exists():  # a missing golden is a failure, never silently written by the test
+        pytest.fail(f"{GOLDEN} is missing: create it with JIXIAO_UPDATE_GOLDENS=1 and review it")
     expected = "".join(r.rstrip() + "\n" for r in GOLDEN.read_text(encoding="utf-8").splitlines())
     if actual != expected:
         diff = "\n".join(difflib.unified_diff(expected.splitlines(), actual.splitlines(),

@@ -2,26 +2,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from toolkit.cli import main
 from toolkit.results import Results, ResultsError, UnitResult
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def results_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("typed")
-    inbox = d / "inbox"
-    shutil.copytree(ROOT / "samples", inbox, ignore=shutil.ignore_patterns("data"))
-    (inbox / "坏.xlsx").write_bytes(b"PK\x03\x04 truncated")
-    CliRunner().invoke(main, ["run", str(inbox), "-o", str(d / "out"), "--jobs", "1"])
-    return d / "out" / "results.json"
+def results_path(sample_run: Path) -> Path:
+    return sample_run / "results.json"
 
 
 def test_round_trip_is_exact(results_path: Path) -> None:

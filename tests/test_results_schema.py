@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
-
-from toolkit.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs" / "results.schema.json").read_text(encoding="utf-8"))
@@ -25,16 +21,8 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A real run over the samples plus a broken file and a nested folder: every status occurs."""
-    d = tmp_path_factory.mktemp("schema")
-    inbox = d / "inbox"
-    shutil.copytree(ROOT / "samples", inbox, ignore=shutil.ignore_patterns("data"))
-    (inbox / "子目录").mkdir()
-    (inbox / "子目录" / "坏文件.xlsx").write_bytes(b"not a workbook")
-    r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(d / "out"), "--jobs", "1"])
-    assert r.exit_code == 1, r.output
-    return json.loads((d / "out" / "results.json").read_text(encoding="utf-8"))
+def results(sample_run: Path) -> dict:
+    return json.loads((sample_run / "results.json").read_text(encoding="utf-8"))
 
 
 def test_real_results_satisfy_the_schema(results: dict) -> None:

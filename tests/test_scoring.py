@@ -256,11 +256,16 @@ def test_row_rounding_half_up_once_and_sum_of_rounded():
        target=st.decimals(min_value=D("0.01"), max_value=1000, places=2),
        points=st.decimals(min_value=D("0.5"), max_value=20, places=1),
        direction=st.sampled_from(["≥", "≤", "=", "区间"]))
-def test_row_score_within_bounds(actual, target, points, direction):
+def test_row_score_within_bounds_and_full_exactly_when_met(actual, target, points, direction):
+    # The MOF row rules themselves stay in [0, w] (no clamp here), and give full points exactly
+    # when the actual meets the target: ≥ at or above, ≤ at or below, = equal, 区间 inside.
     r = row(direction, target, actual, points=float(points), target_max=target * 2)
     raw, _, _ = score_row(r)
-    s = min(max(raw, D(0)), points)
-    assert 0 <= s <= points
+    w = D(str(float(points)))
+    assert 0 <= raw <= w
+    met = {"≥": actual >= target, "≤": actual <= target, "=": actual == target,
+           "区间": target <= actual <= target * 2}[direction]
+    assert (raw == w) == met, (direction, actual, target, raw)
 
 
 @settings(max_examples=150, deadline=None)
