@@ -5,6 +5,7 @@ Every stage returns frozen dataclasses; nothing downstream reaches back upstream
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -97,7 +98,7 @@ class NodeScore:
     children: tuple[NodeScore, ...] = ()
     rows: tuple[RowScore, ...] = ()  # indicator_table leaves
 
-    def walk(self):  # type: ignore[no-untyped-def]
+    def walk(self) -> Iterator[NodeScore]:
         yield self
         for c in self.children:
             yield from c.walk()

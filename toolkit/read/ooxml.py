@@ -210,7 +210,7 @@ class SheetReader:
             self._strings = self._parse(self.st.strings_part, RC.shared_strings)
         bounds = self.bounds.get(name) or self.default
         styles, strings = self._styles or [], self._strings or []
-        cells = self._parse(s.part, lambda fh: RC.read_sheet(fh, bounds, styles, strings, self.st.date1904)
+        cells: RC.SheetCells = self._parse(s.part, lambda fh: RC.read_sheet(fh, bounds, styles, strings, self.st.date1904)
                             if fh is not None else RC.SheetCells({}))
         self.sheets[name] = cells
         return cells

@@ -212,7 +212,8 @@ def parse_part(zf: zipfile.ZipFile, name: str) -> Element | None:
     if data is None:
         return None
     try:
-        return SafeET.fromstring(data, forbid_dtd=True)
+        root: Element = SafeET.fromstring(data, forbid_dtd=True)
+        return root
     except DefusedXmlException:
         raise fail("xml_bomb") from None
     except SafeET.ParseError:

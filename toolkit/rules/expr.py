@@ -113,5 +113,7 @@ def _eval(n: ast.expr, env: Mapping[str, Decimal]) -> Decimal:
         return a / b  # b == 0 raises decimal.DivisionByZero (an ArithmeticError)
     if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
         args = [_eval(a, env) for a in n.args]
-        return {"max": max, "min": min, "abs": lambda x: abs(x)}[n.func.id](*args)  # type: ignore[operator]
+        if n.func.id == "abs":
+            return abs(args[0])
+        return max(args) if n.func.id == "max" else min(args)
     raise ValueError("unsupported expression")

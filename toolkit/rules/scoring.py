@@ -146,7 +146,8 @@ def _ratio(ctx: _Ctx, node: Node, r: Rule, w: Decimal) -> tuple[Decimal | None, 
 
 def _deduction(gap: Decimal, r: Rule) -> Decimal:
     """Points lost for a gap past the cap/floor: D per percentage point, or D per full step S."""
-    d, step = r.params["deduct"], r.params.get("step")
+    d: Decimal = r.params["deduct"]
+    step: Decimal | None = r.params.get("step")
     return d * (gap / step).to_integral_value(ROUND_FLOOR) if step else d * gap * HUNDRED
 
 

@@ -81,7 +81,7 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise YamlRefused(mark.line + 1, f"嵌套超过 {MAX_DEPTH} 层，请减少缩进或括号层次（内置方案不超过 12 层）")
             return super().compose_node(parent, index)
         finally:
@@ -117,8 +117,8 @@ def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
     return v
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)  # type: ignore[arg-type]
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
@@ -127,7 +127,7 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
     return int(loader.construct_yaml_int(node))
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 # PyYAML's problem texts → what a finance officer can act on.
 _YAML_PROBLEMS = (
