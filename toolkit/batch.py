@@ -126,7 +126,7 @@ class RunResult:
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    from toolkit.read import discover as inbox
+    from toolkit.read import discover as inbox  # lazy (toolkit/__init__.py)
 
     return inbox.discover(paths)
 
@@ -147,7 +147,7 @@ def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: P
     """(file index, outcome) in completion order; every read happens in a worker process."""
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # lazy (toolkit/__init__.py)
 
         bar = tqdm(total=len(files), unit="份", desc="处理", leave=False, dynamic_ncols=True)
     try:
@@ -185,7 +185,7 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
 
 def apply_duplicates(store: UnitStore) -> None:
     """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
-    from toolkit.check.duplicates import UnitKey, duplicates, year_outliers
+    from toolkit.check.duplicates import UnitKey, duplicates, year_outliers  # lazy (toolkit/__init__.py)
 
     keys = [UnitKey(*rec.key) for rec in map(store.record, range(len(store))) if rec.key]
     dups = duplicates(keys)
@@ -281,7 +281,7 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
 
     scheme_id = scheme.id if scheme else _main_scheme(units)
-    from toolkit.write import summary  # lazy: xlsxwriter only when a run gets this far
+    from toolkit.write import summary  # lazy (toolkit/__init__.py)
 
     summary.write_summary(units, scheme or load_scheme(scheme_id), out / SUMMARY_FILE)
     outputs.record(SUMMARY_FILE)

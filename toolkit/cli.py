@@ -33,7 +33,7 @@ class _Group(click.Group):
     """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        from toolkit.write.atomic import DiskFull, is_disk_full
+        from toolkit.write.atomic import DiskFull, is_disk_full  # lazy (toolkit/__init__.py)
 
         try:
             return super().invoke(ctx)
@@ -118,9 +118,9 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
       jixiao template -o 下发/ --year 2023
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
     """
-    from toolkit.forms import template
-    from toolkit.read.roster import RosterError, read_roster
-    from toolkit.rules.loader import DEFAULT_SCHEME
+    from toolkit.forms import template  # lazy (toolkit/__init__.py)
+    from toolkit.read.roster import RosterError, read_roster  # lazy (toolkit/__init__.py)
+    from toolkit.rules.loader import DEFAULT_SCHEME  # lazy (toolkit/__init__.py)
 
     scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
     try:
@@ -148,7 +148,7 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
       jixiao check 收件箱/
       jixiao check 县教育局.xlsx --json
     """
-    from toolkit import batch
+    from toolkit import batch  # lazy (toolkit/__init__.py)
 
     scheme = _scheme_or_usage(scheme_name)
     result = batch.check_paths(list(paths), scheme)
@@ -187,7 +187,7 @@ def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | N
       jixiao run 收件箱/ -o 结果/
       jixiao run 收件箱/ -o 结果/ --jobs 2 --pdf
     """
-    from toolkit import batch
+    from toolkit import batch  # lazy (toolkit/__init__.py)
 
     scheme = _scheme_or_usage(scheme_name)
     result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf, overwrite=overwrite,
@@ -221,8 +221,8 @@ def mail_cmd(ctx: click.Context, out_dir: Path, smtp_host: str, smtp_port: int |
       jixiao mail 结果/ --smtp-host smtp.example.com --ssl --user jxg@example.com --sender jxg@example.com
       jixiao mail 结果/ --smtp-host localhost --sender jxg@example.com --dry-run
     """
-    from toolkit.deliver import mail
-    from toolkit.write.atomic import OutputError
+    from toolkit.deliver import mail  # lazy (toolkit/__init__.py)
+    from toolkit.write.atomic import OutputError  # lazy (toolkit/__init__.py)
 
     try:
         options = mail.MailOptions(host=smtp_host, port=smtp_port, security=security, user=user, sender=sender,

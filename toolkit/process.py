@@ -116,8 +116,8 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
 
 
 def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:
-    from toolkit.check import validate  # lazy: keeps the worker's start-up light until it has work
-    from toolkit.rules import scoring  # lazy: as above
+    from toolkit.check import validate  # lazy (toolkit/__init__.py)
+    from toolkit.rules import scoring  # lazy (toolkit/__init__.py)
 
     scheme = load_scheme(scheme_ref) if scheme_ref else None
     check = validate.check_file(path, rel, scheme)
@@ -146,7 +146,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if out is None:
         return UnitOutcome(unit, record)
     if scored and card is not None and sub is not None:
-        from toolkit.write import report  # lazy: python-docx only in workers that write a report
+        from toolkit.write import report  # lazy (toolkit/__init__.py)
 
         data = report.build_report(check.scheme, sub, card)
         staging = f"{STAGING_DIR}/{index:06d}.docx"
@@ -165,7 +165,7 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
                 problems: list[Problem]) -> str | None:
     """Phase 2 (in a worker): the returned workbook of a unit that became invalid (a duplicate),
     staged; its staging path relative to OUT, or None."""
-    from toolkit.check import validate  # lazy: keeps the worker's start-up light until it has work
+    from toolkit.check import validate  # lazy (toolkit/__init__.py)
 
     try:
         if fault(rel) == "enospc-return":
@@ -186,6 +186,6 @@ def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index
 
 
 def write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path) -> None:
-    from toolkit.forms import returned  # lazy: openpyxl only in workers that return a workbook
+    from toolkit.forms import returned  # lazy (toolkit/__init__.py)
 
     returned.write_returned(scheme, raw, problems, path)

@@ -36,7 +36,7 @@ def _cell_text(v: Any) -> str:
 
 def read_roster(path: Path) -> list[dict[str, str]]:
     """Rows of a 单位名册 .xlsx as field key → text; RosterError when unusable."""
-    import pandas as pd  # lazy: pandas is slow to import and only `jixiao template --roster` needs it
+    import pandas as pd  # lazy (toolkit/__init__.py)
 
     path = Path(path)
     try:
