@@ -159,15 +159,21 @@ def test_disk_full_while_writing_a_document(tmp_path, monkeypatch):
     assert _hashes(out) == before  # nothing lost, nothing half-written
 
 
-def test_disk_full_in_phase_2_stops_the_run(tmp_path, monkeypatch):
+def test_duplicates_are_the_officers_no_file_is_read_twice(tmp_path, monkeypatch):
+    # Two copies of one unit: both invalid with duplicate_unit, neither gets a report, and neither a
+    # returned workbook (nothing in them for a clerk to fix), so phase 2 reads no file again.
     inbox, out = tmp_path / "in", tmp_path / "out"
     inbox.mkdir()
     write_unit(inbox / "a.xlsx", load_seed())
-    write_unit(inbox / "b.xlsx", load_seed())  # a duplicate: its returned workbook is made in phase 2
-    monkeypatch.setenv("JIXIAO_FAULT_INJECT", "b.xlsx=enospc-return")
+    write_unit(inbox / "b.xlsx", load_seed())
     code, output = _cli("run", str(inbox), "-o", str(out), "--jobs", "1")
-    assert code == 2 and "磁盘空间不足" in output, output
-    assert not (out / "results.json").exists() and not (out / ".staging").exists()
+    assert code == 1, output
+    units = json.loads((out / "results.json").read_text(encoding="utf-8"))["units"]
+    assert [u["status"] for u in units] == ["invalid", "invalid"]
+    assert all(u["report"] is None and u["returned"] is None for u in units)
+    assert all(u["problems"][0]["code"] == "duplicate_unit" for u in units)
+    for folder in ("reports", "returned"):
+        assert not (out / folder).exists() or not list((out / folder).iterdir())
 
 
 @pytest.fixture

@@ -666,3 +666,20 @@ def test_non_ascii_password_is_a_clear_usage_error(good_out: Path, auth_server: 
     with pytest.raises(mail.MailUsageError, match="非 ASCII") as e:
         mail.send_all(good_out, opts(auth_server.port, user="jxg"))
     assert "绝" not in str(e.value) and "xyz9" not in str(e.value)
+
+
+def test_duplicates_are_never_mailed_to_clerks(tmp_path: Path, smtp_server: Server) -> None:
+    dup = {"severity": "error", "code": "duplicate_unit", "sheet": None, "cell": None, "cells": [], "field": None,
+           "message": "与文件“县水利局（第二次）.xlsx”是同一单位同一年度的填报表，重复报送（请删除过期的一份后重新运行）"}
+    out = write_out(tmp_path / "out", [
+        ok_unit(),
+        unit("县水利局.xlsx", "invalid", contact_email="slj@example.com", problems=[dup]),
+        unit("县水利局（第二次）.xlsx", "invalid", contact_email="slj@example.com", problems=[dup]),
+    ])
+    r = _cli(out, smtp_server.port)
+    assert r.exit_code == 0, r.output  # held back on purpose: not a failure
+    held = [ln for ln in r.output.splitlines() if ln.startswith("未发送（留给财政局处理）：")]
+    assert len(held) == 2 and all("重复报送" in ln for ln in held)
+    assert r.output.rstrip().endswith("邮件：发送 1 封，跳过 0 封，失败 0 封，留给财政局处理 2 份")
+    recipients = [rc for _, rcpts, _ in smtp_server.handler.messages for rc in rcpts]
+    assert "slj@example.com" not in recipients

@@ -26,11 +26,9 @@ from typing import Any
 
 from toolkit.process import (
     STAGING_DIR,
-    RunRecord,
     UnitOutcome,
     crashed_unit,
     process_file,
-    return_file,
     sorted_problems,
 )
 from toolkit.results import UnitResult
@@ -272,7 +270,7 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     ref = _scheme_ref(scheme)
     with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
         units = _collect(files, ref, out, pool, progress)
-        _return_duplicates(units, files, ref, out, pool)
+        _drop_duplicate_reports(units, out)
 
     _place(units, out, outputs)
     notices: list[str] = []
@@ -292,24 +290,15 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     return result
 
 
-def _return_duplicates(units: UnitStore, files: list[tuple[Path, str]], ref: str | None, out: Path,
-                       pool: Pool) -> None:
-    """Units that became invalid in phase 2 (duplicates): drop the staged report, stage a returned workbook."""
-    redo: dict[int, RunRecord] = {}
+def _drop_duplicate_reports(units: UnitStore, out: Path) -> None:
+    """Units that became invalid in phase 2 (duplicates): their staged reports are dropped. They get
+    no returned workbook: a duplicate is the officer's to resolve (spec 07), and any error a clerk
+    must fix was already returned in phase 1. So phase 2 never reads a workbook again."""
     for i in range(len(units)):
         u, rec = units.get(i)
         if not u.ok and rec.staging and rec.staging.endswith(".docx"):
             atomic.inside(out, rec.staging).unlink(missing_ok=True)
-            redo[i] = dataclasses.replace(rec, staging=None, report_name=None)
-    tasks = ((i, return_file, (str(files[i][0]), files[i][1], ref, str(out), i, list(units[i].problems)))
-             for i in redo)
-    for i, staged in pool.map(tasks):
-        if isinstance(staged, OSError) and atomic.is_disk_full(staged):
-            raise staged
-        if isinstance(staged, str):
-            redo[i] = dataclasses.replace(redo[i], staging=staged)
-    for i, rec in redo.items():
-        units.set(i, units[i], rec)
+            units.set(i, u, dataclasses.replace(rec, staging=None, report_name=None))
 
 
 def _place(units: UnitStore, out: Path, outputs: Outputs) -> None:

@@ -189,6 +189,11 @@ CATALOGUE: dict[str, Entry] = {
 }
 
 
+# Problems only the finance officer can resolve (spec 07): listed for the officer everywhere, never
+# mailed to a clerk (a unit with one of these is held back by `jixiao mail`).
+OFFICER_ONLY: frozenset[str] = frozenset({"duplicate_unit"})
+
+
 def problem(code: str, *, sheet: str | None = None, cell: str | None = None,
             cells: Iterable[str] = (), field: str | None = None, **params: Any) -> Problem:
     """Make the Problem for ``code``; its text is rendered from the catalogue when shown."""

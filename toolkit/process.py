@@ -1,14 +1,13 @@
 """One workbook in a worker process: read, validate, score, stage its document; never raises.
 
-``process_file`` is what the batch's worker processes run for each workbook (phase 1);
-``return_file`` stages the returned workbook of a unit that phase 2 found to be a duplicate.
+``process_file`` is what the batch's worker processes run for each workbook; it is the only place
+a workbook is read during a run (phase 2, the duplicate rule, works on the results alone).
 Documents are staged under ``OUT/.staging/`` and moved to their final names by the batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import time
 import traceback
@@ -77,8 +76,7 @@ def crashed_unit(rel: str, detail: str) -> UnitResult:
 def fault(rel: str) -> str | None:
     """Tests only: ``JIXIAO_FAULT_INJECT="a.xlsx,b.xlsx=slow"`` → what to do for ``rel``
     (exit: the worker dies; abort: SIGABRT like a reader abort; sleepN: sleep N s (default 60)
-    first; enospc: writing its documents fails with a full disk; enospc-return: the same when
-    phase 2 writes a duplicate's returned workbook)."""
+    first; enospc: writing its documents fails with a full disk)."""
     spec = os.environ.get("JIXIAO_FAULT_INJECT")
     if not spec:
         return None
@@ -161,30 +159,6 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
 
 
 # --------------------------------------------------------------------------- phase 2
-def return_file(path: str, rel: str, scheme_ref: str | None, out_dir: str, index: int,
-                problems: list[Problem]) -> str | None:
-    """Phase 2 (in a worker): the returned workbook of a unit that became invalid (a duplicate),
-    staged; its staging path relative to OUT, or None."""
-    from toolkit.check import validate  # lazy (toolkit/__init__.py)
-
-    try:
-        if fault(rel) == "enospc-return":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out_dir)
-        scheme = load_scheme(scheme_ref) if scheme_ref else None
-        check = validate.check_file(Path(path), rel, scheme)
-        if check.raw is None:
-            return None
-        staging = f"{STAGING_DIR}/{index:06d}.xlsx"
-        write_returned(check.scheme, check.raw, problems, atomic.inside(Path(out_dir), staging))
-        return staging
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:
-        if atomic.is_disk_full(e):
-            raise  # the pool hands it back; phase 2 stops the run with DiskFull
-        return None
-
-
 def write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path) -> None:
     from toolkit.forms import returned  # lazy (toolkit/__init__.py)
 

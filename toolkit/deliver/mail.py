@@ -32,13 +32,14 @@ from toolkit.deliver.smtp import (
     Unknown,
 )
 from toolkit.errors import JixiaoError
+from toolkit.problems import OFFICER_ONLY
 from toolkit.results import RESULTS_FILE, Results, ResultsError, UnitResult
 from toolkit.text import emails
 from toolkit.write.atomic import OutLock, inside, write_bytes
 
 DEFAULT_SIGNATURE = "财政局"
 
-State = Literal["sent", "dry_run", "skipped", "failed", "unknown"]
+State = Literal["sent", "dry_run", "skipped", "failed", "unknown", "officer"]
 
 
 class MailUsageError(JixiaoError):
@@ -85,6 +86,8 @@ class UnitMail:
             return f"跳过（已发送过）：{who} → {self.to}"
         if self.state == "unknown":
             return f"结果未知：{who} → {self.to}：{self.detail}"
+        if self.state == "officer":
+            return f"未发送（留给财政局处理）：{who}：{self.detail}"
         return f"失败：{who}：{self.detail}"
 
 
@@ -107,10 +110,13 @@ class MailResult:
     def tally(self) -> str:
         skipped, failed = self.count("skipped"), self.count("failed")
         if self.dry_run:
-            return f"邮件（试运行）：生成 {self.count('dry_run')} 封，跳过 {skipped} 封，失败 {failed} 封"
-        unknown = self.count("unknown")
+            held = self.count("officer")
+            return (f"邮件（试运行）：生成 {self.count('dry_run')} 封，跳过 {skipped} 封，失败 {failed} 封"
+                    + (f"，留给财政局处理 {held} 份" if held else ""))
+        unknown, held = self.count("unknown"), self.count("officer")
         return (f"邮件：发送 {self.count('sent')} 封，跳过 {skipped} 封，失败 {failed} 封"
-                + (f"，结果未知 {unknown} 封（{UNKNOWN_HINT}）" if unknown else ""))
+                + (f"，结果未知 {unknown} 封（{UNKNOWN_HINT}）" if unknown else "")
+                + (f"，留给财政局处理 {held} 份" if held else ""))
 
 
 def valid_address(value: object) -> str | None:
@@ -196,6 +202,9 @@ def _one(out_dir: Path, unit: UnitResult, options: MailOptions, sender: Address,
          signature: str, log: SentLog, smtp: Smtp, used_names: set[str]) -> UnitMail:
     file = one_line(unit.file, 200)
     label = one_line(unit.unit_name, 100) or file or "（未知单位）"
+    officer = [p for p in unit.problems if p.code in OFFICER_ONLY]
+    if officer:  # e.g. a duplicate: the clerk cannot fix it, the officer removes the stale copy
+        return UnitMail(label, file, "officer", detail=one_line(officer[0].message, 200))
     try:
         draft = draft_for(out_dir, unit, signature)
     except (UnitFailure, OSError) as e:
