@@ -24,7 +24,10 @@ from typing import Any
 import xlsxwriter
 
 from tests.helpers import load_seed, workbook_inputs
+from toolkit.check import validate
 from toolkit.forms import fields as F
+from toolkit.model import Submission
+from toolkit.problems import Problem
 from toolkit.read.clean import FormulaError
 from toolkit.rules import inputs as scheme_inputs
 from toolkit.rules.loader import load_scheme
@@ -417,3 +420,25 @@ def libreoffice_convert(src: Path, outdir: Path) -> Path:
     if not out.exists():
         raise RuntimeError("LibreOffice did not convert the file")
     return out
+
+
+# --------------------------------------------------------------------------- checking what was built
+
+def check(tmp_path: Path, values=None, tables=None, name="unit.xlsx", **kw) -> validate.FileCheck:
+    p = build(tmp_path / name, values, tables, **kw)
+    return validate.check_file(p, name)
+
+
+def only(c: validate.FileCheck, code: str) -> Problem:
+    found = [p for p in c.problems if p.code == code]
+    assert len(found) == 1, [(p.code, p.message) for p in c.problems]
+    return found[0]
+
+
+def codes(c: validate.FileCheck) -> list[str]:
+    return [p.code for p in c.problems]
+
+
+def sub(c: validate.FileCheck) -> Submission:
+    assert c.submission is not None, [p.message for p in c.problems]
+    return c.submission

@@ -128,3 +128,12 @@ def scheme_text(scheme_id: str = "jianghua-2023", *, new_id: str | None = None, 
         text, n = re.subn(rf"(- id: {node_id}\n(?:\s+name: .*\n))(\s+points: )\S+", rf"\g<1>\g<2>{pts}", text, count=1)
         assert n == 1, node_id
     return text
+
+
+def distinct_units(inbox: Path, n: int, code_prefix: str = "6", name: str = "测试单位") -> None:
+    """n valid workbooks u00.xlsx … of different units (the reference data, renamed)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    data = load_seed()
+    for i in range(n):
+        data.update(unit_name=f"江华瑶族自治县{name}{i:02d}", unit_code=f"{code_prefix}{i:05d}")
+        write_unit(inbox / f"u{i:02d}.xlsx", data)

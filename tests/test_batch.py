@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from docx import Document
-from helpers import ROOT, load_seed, write_unit
+from helpers import ROOT, distinct_units, load_seed, write_unit
 
 from toolkit.batch import normalize_pdf, soffice_path
 from toolkit.cli import main
@@ -32,12 +32,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def _distinct_units(inbox: Path, n: int, code_prefix: str) -> None:
-    """n valid workbooks u00.xlsx … of different units (the reference data, renamed)."""
-    inbox.mkdir(parents=True, exist_ok=True)
-    data = load_seed()
-    for i in range(n):
-        data.update(unit_name=f"江华瑶族自治县测试单位{i:02d}", unit_code=f"{code_prefix}{i:05d}")
-        write_unit(inbox / f"u{i:02d}.xlsx", data)
+    distinct_units(inbox, n, code_prefix)
 
 
 def _run(*args: str) -> tuple[int, str]:

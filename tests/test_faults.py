@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import ROOT, load_seed, write_unit
+from helpers import ROOT, distinct_units, load_seed, write_unit
 
 from toolkit.cli import main
 
@@ -25,11 +25,7 @@ POSIX = pytest.mark.skipif(os.name != "posix", reason="信号与进程组只在 
 
 
 def _distinct(inbox: Path, n: int) -> None:
-    inbox.mkdir(parents=True, exist_ok=True)
-    data = load_seed()
-    for i in range(n):
-        data.update(unit_name=f"江华瑶族自治县故障单位{i:02d}", unit_code=f"6{i:05d}")
-        write_unit(inbox / f"u{i:02d}.xlsx", data)
+    distinct_units(inbox, n, "6", "故障单位")
 
 
 def _cli(*args: str) -> tuple[int, str]:

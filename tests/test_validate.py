@@ -15,33 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
+from tests.builders import check, codes, only, sub
 from toolkit.check import validate
 from toolkit.forms import fields as F
-from toolkit.model import Submission
-from toolkit.problems import Problem
 from toolkit.rules import inputs
 from toolkit.rules.loader import load_scheme
-
-
-def check(tmp_path: Path, values=None, tables=None, name="unit.xlsx", **kw) -> validate.FileCheck:
-    p = B.build(tmp_path / name, values, tables, **kw)
-    return validate.check_file(p, name)
-
-
-def only(c: validate.FileCheck, code: str) -> Problem:
-    found = [p for p in c.problems if p.code == code]
-    assert len(found) == 1, [(p.code, p.message) for p in c.problems]
-    return found[0]
-
-
-def codes(c: validate.FileCheck) -> list[str]:
-    return [p.code for p in c.problems]
-
-
-def sub(c: validate.FileCheck) -> Submission:
-    assert c.submission is not None, [p.message for p in c.problems]
-    return c.submission
-
 
 submission = sub
 
