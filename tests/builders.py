@@ -442,3 +442,12 @@ def codes(c: validate.FileCheck) -> list[str]:
 def sub(c: validate.FileCheck) -> Submission:
     assert c.submission is not None, [p.message for p in c.problems]
     return c.submission
+
+
+def perf_rows(**changes) -> list[dict]:
+    """The seed's indicator rows with changes: {row number (1-based): {column: value}}."""
+    _, tables = seed_inputs()
+    rows = [dict(r) for r in tables["perf_indicators"]]
+    for n, ch in changes.items():
+        rows[int(n.lstrip("r")) - 1].update(ch)
+    return rows

@@ -6,23 +6,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests import builders as B
-from tests.builders import check, codes, only, sub
+from tests.builders import check, codes, only, perf_rows, sub
 from toolkit.check import validate
 from toolkit.forms import fields as F
 
 PERF_KEYS = [c.key for c in F.PERF_INDICATORS.columns]
 
 
-
-
-def perf_rows(**changes) -> list[dict]:
-    """The seed's indicator rows with changes: {row number (1-based): {column: value}}."""
-    _, tables = B.seed_inputs()
-    rows = [dict(r) for r in tables["perf_indicators"]]
-    for n, ch in changes.items():
-        rows[int(n.lstrip("r")) - 1].update(ch)
-    return rows
 
 
 def test_indicator_group_not_in_scheme(tmp_path):

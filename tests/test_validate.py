@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
-from tests.builders import check, codes, only, sub
+from tests.builders import check, codes, only, perf_rows, sub
 from toolkit.check import validate
 from toolkit.forms import fields as F
 from toolkit.rules import inputs
@@ -27,15 +27,6 @@ submission = sub
 def addr(c: validate.FileCheck, key: str) -> tuple[str, str]:
     sheet, cell = sub(c).cells[key].split("!")
     return sheet, cell
-
-
-def perf_rows(**changes) -> list[dict]:
-    """The seed's indicator rows with changes: {row number (1-based): {column: value}}."""
-    _, tables = B.seed_inputs()
-    rows = [dict(r) for r in tables["perf_indicators"]]
-    for n, ch in changes.items():
-        rows[int(n.lstrip("r")) - 1].update(ch)
-    return rows
 
 
 @pytest.fixture(scope="module")

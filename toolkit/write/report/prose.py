@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from toolkit.text import paste
@@ -79,22 +80,20 @@ def clean_lines(text: Any, numbered: bool = False) -> list[str]:
     (the outline numbers that list itself). Line by line: see ``clean_paragraphs`` for pasted text."""
     if text is None:
         return []
-    out = []
-    for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = clean_line(line)
-        if numbered:
-            line = _NUMBERING.sub("", line, count=1).strip()
-        if line:
-            out.append(line)
-    return out
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return _cleaned(lines, numbered)
 
 
 def clean_paragraphs(text: Any, numbered: bool = False) -> list[str]:
     """Clerk text → its cleaned paragraphs: soft-wrapped lines of a paste joined, real breaks kept
     (``paste.paragraphs``); ``numbered`` strips the numbering the clerk typed."""
+    return _cleaned(paste.paragraphs(text), numbered)
+
+
+def _cleaned(pieces: Iterable[str], numbered: bool) -> list[str]:
     out = []
-    for para in paste.paragraphs(text):
-        p = clean_line(para)
+    for piece in pieces:
+        p = clean_line(piece)
         if numbered:
             p = _NUMBERING.sub("", p, count=1).strip()
         if p:
