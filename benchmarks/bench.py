@@ -3,10 +3,11 @@
 
     python benchmarks/bench.py                           # --n 100 1000 --jobs 1 2, with the naive pipeline
     python benchmarks/bench.py --n 100 --jobs 1 2 --json bench.json
-    python benchmarks/bench.py --profile                 # cProfile of the in-process pipeline, 100 files
+    python benchmarks/bench.py --profile                 # cProfile of an in-process run, 100 files
 
 Every configuration (N, jobs) runs ``toolkit.batch.run`` in a fresh subprocess, so its peak RSS is
-its own (main process, and pool workers through RUSAGE_CHILDREN and a /proc sampler). The naive
+its own (main process, and its worker processes through RUSAGE_CHILDREN and a /proc sampler;
+every workbook is read in a worker process, even with --jobs 1). The naive
 pipeline (benchmarks/naive.py) runs right after the 1-worker run in the same subprocess, on the
 same files, so the fast/naive ratio is taken back to back. The per-stage breakdown runs the stage
 functions in this process on a sample of the files. See benchmarks/README.md.
@@ -59,7 +60,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "toolkit.write.report": ("build_report", "report_file_name"),
     "toolkit.forms.returned": ("write_returned",),
     "toolkit.write.summary": ("write_summary",),
-    "toolkit.batch": ("run", "process_file"),
+    "toolkit.process": ("process_file",),
+    "toolkit.store": ("UnitStore",),
+    "toolkit.batch": ("run", "apply_duplicates", "RunResult"),
 }
 
 
@@ -77,13 +80,14 @@ def missing_modules() -> list[str]:
 
 # --------------------------------------------------------------------------- workbooks (cached)
 def _fingerprint() -> str:
-    """Generated files depend on the generator, the template writer, the fields and the scheme."""
-    from toolkit.rules.loader import builtin_dir
-
+    """Generated files depend on the generator, its seed data and the toolkit (template writer,
+    fields, schemes…): every *.py and *.yaml under toolkit/, so no restructuring can leave it stale."""
+    tree = ROOT / "toolkit"
+    parts = [HERE / "gen.py", ROOT / "samples" / "data" / "seed-unit.yaml"]
+    parts += sorted(p for ext in ("*.py", "*.yaml") for p in tree.rglob(ext) if "__pycache__" not in p.parts)
     h = hashlib.sha256()
-    for p in (HERE / "gen.py", ROOT / "toolkit" / "template.py", ROOT / "toolkit" / "fields.py",
-              builtin_dir() / f"{SCHEME}.yaml", ROOT / "samples" / "data" / "seed-unit.yaml"):
-        h.update(p.read_bytes())
+    for p in parts:
+        h.update(p.relative_to(ROOT).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -212,25 +216,24 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     inbox, out, jobs = Path(spec["inbox"]), Path(spec["out"]), int(spec["jobs"])
     res: dict[str, Any] = {"n": spec["n"], "jobs": jobs}
-    sampler = TreeSampler() if jobs > 1 else None
+    sampler = TreeSampler()  # every read happens in a worker process, even with jobs=1
     fast_walls: list[float] = []
     naive_runs: list[Any] = []
     if spec.get("naive"):
         import naive
     for rnd in range(int(spec.get("rounds", 1))):
         shutil.rmtree(out, ignore_errors=True)
-        if sampler and rnd == 0:
+        if rnd == 0:
             sampler.start()
         t0 = time.perf_counter()
         result = batch.run(inbox, out, jobs=jobs, progress=False)
         fast_walls.append(time.perf_counter() - t0)
         if rnd == 0:
-            if sampler:
-                sampler.stop()
+            sampler.stop()
             res["rss_main"] = _maxrss(resource.RUSAGE_SELF)
             res["rss_worker"] = _maxrss(resource.RUSAGE_CHILDREN)
-            res["rss_tree"] = sampler.peak_tree if sampler else res["rss_main"]
-            res["rss_worker_sampled"] = sampler.peak_child if sampler else 0
+            res["rss_tree"] = sampler.peak_tree
+            res["rss_worker_sampled"] = sampler.peak_child
             res["counts"] = result.counts
         if spec.get("naive"):
             naive.import_libraries()  # after the RSS of the fast run was taken
@@ -262,26 +265,44 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- stages (in process)
 # key, label, what one item is, naive stage (benchmarks/naive.py) measured alongside
 STAGE_ROWS = (
-    ("read", "read (intake.read_workbook)", "workbook", "read"),
-    ("validate", "validate (validate.validate)", "workbook", "validate"),
-    ("score", "score (scoring.score)", "workbook", "score"),
-    ("docx_build", ".docx build (report.build_report)", "report", "docx"),
-    ("docx_write", ".docx write (atomic.write_bytes)", "report", None),
-    ("returned", "returned workbook (returned.write_returned)", "invalid", None),
-    ("phase2", "phase 2: store + duplicates (batch.apply_duplicates)", "workbook", None),
-    ("summary", "汇总表.xlsx (summary.write_summary)", "workbook", "summary"),
-    ("results_json", "results.json (RunResult.write_json, streamed)", "workbook", None),
+    ("read", "read (read.workbook.read_workbook)", "workbook", "read"),
+    ("validate", "validate (check.validate.validate)", "workbook", "validate"),
+    ("score", "score (rules.scoring.score)", "workbook", "score"),
+    ("docx_build", ".docx build (write.report.build_report)", "report", "docx"),
+    ("docx_write", ".docx write (write.atomic.write_bytes)", "report", None),
+    ("returned", "returned workbook (forms.returned.write_returned)", "invalid", None),
+    ("phase2", "phase 2: UnitStore + batch.apply_duplicates", "workbook", None),
+    ("summary", "汇总表.xlsx (write.summary.write_summary)", "workbook", "summary"),
+    ("results_json", "results.json (batch.RunResult.write_json)", "workbook", None),
 )
+
+
+def _distinct(o: Any, j: int) -> tuple[Any, Any]:
+    """The j-th copy of a sample outcome as (UnitResult, RunRecord): its own file, name and code."""
+    import dataclasses
+
+    u, rec = o.unit, o.record
+    name = f"{u.unit_name}{j}" if u.unit_name else u.unit_name
+    code = f"{u.unit_code}-{j}" if u.unit_code else u.unit_code
+    u = dataclasses.replace(u, file=f"{j:05d}-{u.file}", unit_name=name, unit_code=code)
+    if rec.key is not None:  # the validate.UnitKey fields: file, year, code, name, address, year_address
+        k = list(rec.key)
+        k[0] = u.file
+        k[2] = f"{k[2]}-{j}" if k[2] else k[2]
+        k[3] = f"{k[3]}{j}" if k[3] else k[3]
+        rec = dataclasses.replace(rec, key=tuple(k))
+    return u, rec
 
 
 def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[str, Any]:
     """Each stage function timed on ``files`` in this process; summary/phase 2 at each N."""
-    from toolkit import batch
+    from toolkit import batch, process
     from toolkit.check import validate
     from toolkit.forms import returned
     from toolkit.read import package, workbook
     from toolkit.rules import scoring
     from toolkit.rules.loader import load_scheme
+    from toolkit.store import UnitStore
     from toolkit.write import atomic, report, summary
 
     out = workdir / "stages-out"
@@ -322,12 +343,12 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
             t0 = pc()
             returned.write_returned(used, raw, problems, out / "returned" / rel)
             t["returned"] += pc() - t0
-    entries = []
+    outcomes = []
     pout = out / "process_file"
     pout.mkdir()
     t0 = pc()
     for i, (path, rel) in enumerate(files):
-        entries.append(batch.process_file(str(path), rel, None, str(pout), i).entry)
+        outcomes.append(process.process_file(str(path), rel, None, str(pout), i))
     t["process_file"] = pc() - t0
     per: dict[str, float | None] = {
         "read": t["read"] / c["files"], "validate": t["validate"] / c["files"], "score": t["score"] / c["files"],
@@ -336,24 +357,16 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
         "returned": t["returned"] / c["invalid"] if c["invalid"] else None,
         "process_file": t["process_file"] / c["files"],
     }
-    # phase 2 and the summary at each N: the sample's entries repeated with distinct names/codes
+    # phase 2 and the summary at each N: the sample's outcomes repeated with distinct names/codes
     at_n: dict[int, dict[str, float]] = {}
     for n in ns:
-        units = []
-        for j in range(n):
-            e = json.loads(json.dumps(entries[j % len(entries)]))
-            e["file"] = f"{j:05d}-{e['file']}"
-            if e.get("unit_name"):
-                e["unit_name"] = f"{e['unit_name']}{j}"
-            if e.get("unit_code"):
-                e["unit_code"] = f"{e['unit_code']}-{j}"
-            units.append(e)
+        units = [_distinct(outcomes[j % len(outcomes)], j) for j in range(n)]
         t0 = pc()
-        store = batch.UnitStore(units)
+        store = UnitStore(units)
         batch.apply_duplicates(store)
         t1 = pc()
         rr = batch.RunResult(units=store, scheme_id=scheme.id)
-        summary.write_summary({"scheme": scheme.id, "units": store.public()}, scheme, out / batch.SUMMARY_FILE)
+        summary.write_summary(store, scheme, out / batch.SUMMARY_FILE)
         t2 = pc()
         rr.write_json(out / batch.RESULTS_FILE)
         t3 = pc()
@@ -416,21 +429,42 @@ def _print_stats(stats: pstats.Stats, key: str, top: int) -> list[dict[str, Any]
     return rows
 
 
+def _in_process_run(files: list[tuple[Path, str]], out: Path) -> int:
+    """What ``batch.run`` does, all in this process: phase 1 (``process.process_file`` per workbook,
+    which in a real run happens in the workers while the main process waits), then phase 2
+    (UnitStore, duplicates, 汇总表, results.json). Staged documents are not moved."""
+    from toolkit import batch, process
+    from toolkit.rules.loader import load_scheme
+    from toolkit.store import UnitStore
+    from toolkit.write import summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    store = UnitStore()
+    for i, (path, rel) in enumerate(files):
+        o = process.process_file(str(path), rel, None, str(out), i)
+        store.append(o.unit, o.record)
+    batch.apply_duplicates(store)
+    summary.write_summary(store, load_scheme(SCHEME), out / batch.SUMMARY_FILE)
+    batch.RunResult(units=store, scheme_id=SCHEME).write_json(out / batch.RESULTS_FILE)
+    return len(store)
+
+
 def profile(inbox: Path, workdir: Path, top: int = 25) -> dict[str, Any]:
     for mod in REQUIRED:
         importlib.import_module(mod)
-    from toolkit import batch
-
+    files = files_of(inbox)
     out = workdir / "profile-out"
     shutil.rmtree(out, ignore_errors=True)
+    _in_process_run(files[:2], workdir / "profile-warm")  # first-use costs (lazy imports, scheme) not profiled
+    shutil.rmtree(workdir / "profile-warm", ignore_errors=True)
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
-    result = batch.run(inbox, out, jobs=1, progress=False)
+    n = _in_process_run(files, out)
     prof.disable()
     wall = time.perf_counter() - t0
-    n = len(result.units)
-    print(f"\ncProfile of batch.run({inbox.name}, jobs=1): {n} workbooks, {wall:.2f} s under the profiler "
+    print(f"\ncProfile of an in-process run over {inbox.name} (process.process_file per workbook, then "
+          f"duplicates, 汇总表, results.json): {n} workbooks, {wall:.2f} s under the profiler "
           f"({wall / n * 1000:.1f} ms/workbook; the profiler adds overhead)")
     stats = pstats.Stats(prof)
     print(f"\nTop {top} by cumulative time")
@@ -527,15 +561,15 @@ def print_stages(st: dict[str, Any], nv: list[dict[str, Any]], tc: dict[str, Any
     big_n = max(st["at_n"], key=int)
     print(f"\nStages, in process, 1 worker: stage functions on {s['files']} workbooks ({s['ok']} valid, "
           f"{s['invalid']} invalid); 汇总表/phase 2/results.json at N={big_n}; ms")
-    print(f"{_pad('stage', 46)} {'per item':>9}  {'item':<8} {'per wb':>7} {'naive/wb':>9}")
+    print(f"{_pad('stage', 50)} {'per item':>9}  {'item':<8} {'per wb':>7} {'naive/wb':>9}")
     rows = stage_table(st, nv)
     for r in rows:
-        print(f"{_pad(r['label'], 46)} {_ms(r['per_item']):>9}  {r['unit']:<8} {_ms(r['per_workbook']):>7} "
+        print(f"{_pad(r['label'], 50)} {_ms(r['per_item']):>9}  {r['unit']:<8} {_ms(r['per_workbook']):>7} "
               f"{_ms(r['naive_per_workbook']):>9}")
     total = sum(r["per_workbook"] or 0 for r in rows)
     naive_total = nv[-1]["naive"]["wall"] / nv[-1]["n"] if nv else None
-    print(f"{_pad('sum of stages', 46)} {'':>9}  {'':<8} {total * 1000:>7.2f} {_ms(naive_total):>9}")
-    print(f"{_pad('batch.process_file, same sample (phase 1 only)', 46)} {_ms(st['per']['process_file']):>9}  "
+    print(f"{_pad('sum of stages', 50)} {'':>9}  {'':<8} {total * 1000:>7.2f} {_ms(naive_total):>9}")
+    print(f"{_pad('process.process_file, same sample (phase 1)', 50)} {_ms(st['per']['process_file']):>9}  "
           f"{'workbook':<8}")
     for n, d in sorted(st["at_n"].items(), key=lambda kv: int(kv[0])):
         print(f"  at N={n}: phase 2 {_ms(d['phase2'])} · 汇总表 {_ms(d['summary'])} · results.json "
@@ -562,7 +596,7 @@ def print_report(info: dict[str, Any]) -> None:
         worker = max(r["rss_worker"], r.get("rss_worker_sampled", 0))
         c = r["counts"]
         print(f"{r['n']:>6} {r['jobs']:>4} {r['wall']:>8.2f} {r['n'] / r['wall']:>7.1f} {per_core * 1000:>10.2f} "
-              f"{_mb(r['rss_main']):>6} MB {(_mb(worker) + ' MB') if r['jobs'] > 1 else '—':>7} "
+              f"{_mb(r['rss_main']):>6} MB {_mb(worker) + ' MB':>7} "
               f"{_mb(r['rss_tree']):>3} MB  {c['ok']}/{c['invalid']}/{c['unreadable']}")
 
     nv = [r for r in runs if "naive" in r]
@@ -602,7 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=100, help="workbooks in the per-stage breakdown (default 100)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
-    ap.add_argument("--profile", action="store_true", help="only profile batch.run on --profile-n files (cProfile)")
+    ap.add_argument("--profile", action="store_true",
+                    help="only profile an in-process run (process.process_file per file, then phase 2) on "
+                         "--profile-n files (cProfile)")
     ap.add_argument("--profile-n", type=int, default=100)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
