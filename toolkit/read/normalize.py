@@ -119,8 +119,11 @@ def bounded(d: Decimal, limit: Decimal | None = None) -> Decimal:
     lim = ABSURD if limit is None else limit
     if not d.is_finite():
         raise Invalid("not_number", compact(d))
-    if abs(d) >= lim:
+    # Compare exponents before any arithmetic: abs() of 1E+9999999 overflows the decimal context.
+    if d.adjusted() > lim.adjusted() or (d.adjusted() == lim.adjusted() and d.copy_abs() >= lim):
         raise Invalid("absurd_number", compact(d), limit=LIMIT_TEXT.get(lim, compact(lim)))
+    if d.adjusted() < -30:  # 1E-9999999 underflows in arithmetic; nothing a clerk types is this small
+        return Decimal(0)
     return d
 
 
