@@ -14,6 +14,7 @@ from typing import Any
 
 from toolkit.model import NodeScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types.registry import rule_type
 from toolkit.text.numbers import num, pct, points
 from toolkit.write.report import layout
 from toolkit.write.report.narrative import (
@@ -74,35 +75,7 @@ def rule_target(rule: Rule | None, by: str | None = None) -> str:
     """年度指标值 of a scheme indicator, from its rule when the wording does not give one."""
     if rule is None:
         return DASH
-    p = rule.params
-    t = rule.type
-    if t == "ratio_cap":
-        return f"≤{pct(p.get('cap'))}"
-    if t == "ratio_floor":
-        return f"≥{pct(p.get('floor'))}"
-    if t == "proportional":
-        return f"≥{pct(p.get('target'))}"
-    if t == "bands":
-        bands = list(p.get("bands") or ())
-        if bands:
-            best = max(bands, key=lambda b: b.get("points") or 0)
-            for op, sign in (("eq", ""), ("le", "≤"), ("lt", "<"), ("ge", "≥"), ("gt", ">")):
-                if best.get(op) is not None:
-                    return f"{sign}{pct(best[op])}"
-        return DASH
-    if t == "not_applicable_full":
-        return rule_target(p.get("rule"))
-    if t == "tiers":
-        tiers = p.get("tiers") or ()
-        return str(tiers[0]["name"]) if tiers else DASH
-    if t == "lookup":
-        table = p.get("table") or {}
-        return str(max(table, key=lambda k: table[k])) if table else DASH
-    if t == "first_given":
-        opts = p.get("options") or ()
-        used = [o for o in opts if o.get("input") == by] or list(opts[:1])
-        return rule_target(used[0].get("rule")) if used else DASH
-    return DASH
+    return rule_type(rule.type).target(rule, by)
 
 
 def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
@@ -111,12 +84,9 @@ def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
     if case == "not_applicable" or (case == "zero_denominator" and ns.value is None):
         return str(node.wording.get("table_not_applicable") or tbl.get("not_applicable", DASH))
     rule = node.rule
-    if rule is not None and rule.type == "checklist":
-        items = f.get("items") or []
-        unmet = [it for it in items if not it.get("met")]
-        if not unmet:
-            return str(tbl.get("checklist_all", DASH))
-        return fill(tbl.get("checklist_some"), {"met": str(len(items) - len(unmet)), "unmet": str(len(unmet))})
+    own = rule_type(rule.type).actual(ns, tbl, fill) if rule is not None else None
+    if own is not None:
+        return own
     if f.get("tier"):
         return str(f["tier"])
     if f.get("choice"):
@@ -174,7 +144,7 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
         path = leaf.path
         l1 = path[0] if path else ""
         l2 = path[1] if len(path) > 2 else ""
-        if node.rule is not None and node.rule.type == "indicator_table" and leaf.rows:
+        if node.rule is not None and rule_type(node.rule.type).block and leaf.rows:
             for rs in leaf.rows:
                 v = rs.row.values
                 # the group is itself a 一级指标 (mof-2020: 产出指标 → 数量指标 → row) or sits deeper
