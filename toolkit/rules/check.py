@@ -28,7 +28,7 @@ class RuleChecker(ParamReader):
             self.err(f"未知的规则类型“{t}”，可用：{'、'.join(sorted(RULE_TYPES))}")
             return None
         rt = rule_type(t)
-        self.known_keys(raw, rt.keys | {"type"}, f"规则 {t} ")
+        self.known_keys(raw, rt.keys, f"规则 {t} ", also=frozenset({"type"}))
         inputs: list[str] = []
         p = rt.parse(self, raw, node_id, points, inputs)
         return Rule(type=t, params=p, inputs=tuple(dict.fromkeys(inputs)))

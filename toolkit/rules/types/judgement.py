@@ -147,7 +147,7 @@ class Checklist(RuleType):
     name = "checklist"
     keys = frozenset({"items"})
     judgement = True
-    example = {"type": "checklist", "items": [{"text": "制度健全", "points": 1}]}
+    example = {"type": "checklist", "items": [{"text": "制度健全", "points": 5}]}  # w = 5 in the tests
 
     def parse(self, chk: ParamReader, raw: Mapping[str, Any], node_id: str, points: Decimal,
               inputs: list[str]) -> dict[str, Any]:

@@ -166,10 +166,12 @@ class ParamReader:
         inputs.append(str(k))
         return str(k)
 
-    def known_keys(self, raw: Mapping[str, Any], keys: frozenset[str] | set[str], what: str) -> None:
-        """Refuse every key of ``raw`` not in ``keys``, suggesting the closest one."""
+    def known_keys(self, raw: Mapping[str, Any], keys: frozenset[str] | set[str], what: str,
+                   also: frozenset[str] = frozenset()) -> None:
+        """Refuse every key of ``raw`` not in ``keys`` (or ``also``: allowed, never suggested),
+        suggesting the closest one."""
         for k in raw:
-            if k in keys:
+            if k in keys or k in also:
                 continue
             near = difflib.get_close_matches(str(k), sorted(keys), n=1, cutoff=0.6)
             hint = f"是否应为 {near[0]}？" if near else f"可用：{'、'.join(sorted(keys))}"

@@ -17,6 +17,7 @@ from typing import Any
 from toolkit.forms.fields import STATIC_FIELDS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types.adjust import AdjustedScorecard
 from toolkit.rules.types.registry import rule_type
 from toolkit.text.numbers import money, num, pct, points
 from toolkit.write.report import layout
@@ -190,6 +191,20 @@ def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Ma
     return _unterminate(fill(w.get("sentence") or defaults.get("sentence"), vals))
 
 
+def adjustment_text(ns: NodeScore) -> str:
+    """“获得表彰加2分” / “审计发现问题扣1.50分” / “审计发现问题不扣分”."""
+    word = "加" if ns.facts.get("kind") == "bonus" else "扣"
+    return f"{ns.name}{word}{points(ns.score)}分" if ns.score else f"{ns.name}不{word}分"
+
+
+def adjustments_paragraph(card: AdjustedScorecard, report: Mapping[str, Any]) -> str:
+    """The report's paragraph on the adjustments after the indicators (report key ``adjustments``
+    overrides the wording: {items} {base} {total})."""
+    tpl = report.get("adjustments") or "加减分项：{items}。加减分前得分{base}分，加减分后总分{total}分。"
+    return terminate(fill(tpl, {"items": "；".join(adjustment_text(a) for a in card.adjustments),
+                                "base": points(card.base), "total": points(card.total)}))
+
+
 def indicator_target(row: RowScore, report: Mapping[str, Any]) -> str:
     """年度指标值 of a perf_indicators row as written in the report and the table: ≥3000人次, 1-7天."""
     v = row.row.values
@@ -306,6 +321,8 @@ class _Composer:
                                  "score": points(ns.score)}))
             for child in node.children:
                 self.level2(child, self.scores[child.id])
+        if isinstance(self.card, AdjustedScorecard) and self.card.adjustments:
+            self.add("body", adjustments_paragraph(self.card, self.r))
 
     def level2(self, node: Node, ns: NodeScore) -> None:
         pairs = [(leaf, self.scores[leaf.id]) for leaf in node.walk() if leaf.is_leaf]

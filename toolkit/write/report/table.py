@@ -14,6 +14,7 @@ from typing import Any
 
 from toolkit.model import NodeScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types.adjust import ADJUSTMENT_PATH, AdjustedScorecard
 from toolkit.rules.types.registry import rule_type
 from toolkit.text.numbers import num, pct, points
 from toolkit.write.report import layout
@@ -76,6 +77,20 @@ def rule_target(rule: Rule | None, by: str | None = None) -> str:
     if rule is None:
         return DASH
     return rule_type(rule.type).target(rule, by)
+
+
+def adjustment_lines(scheme: Scheme, card: AdjustedScorecard) -> list[tuple[str, str, str, str, str, str, str, str]]:
+    """One appendix row per adjustment: 加减分 | 名称 | 年度指标值 | 实际完成值 | 最多加/扣 | ±得分."""
+    nodes = {a.node.id: a.node for a in scheme.adjustments}
+    out = []
+    for a in card.adjustments:
+        node = nodes[a.id]
+        sign = "+" if a.facts.get("kind") == "bonus" else "−"
+        word = "加" if a.facts.get("kind") == "bonus" else "扣"
+        target = str(node.wording.get("target") or rule_target(node.rule, a.facts.get("by")))
+        out.append((ADJUSTMENT_PATH, "", a.name, target, leaf_actual(node, a, {}),
+                    f"最多{word}{points(a.points)}", f"{sign}{points(a.score)}" if a.score else points(a.score), ""))
+    return out
 
 
 def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
@@ -160,6 +175,8 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
         lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), points(leaf.points),
                       points(leaf.score), note))
 
+    if isinstance(card, AdjustedScorecard):
+        lines += adjustment_lines(scheme, card)
     rows = [Row(tuple(Cell(str(labels.get(h, h)), head=True) for h in head), header=True)]
     for i, line in enumerate(lines):
         cells = []
