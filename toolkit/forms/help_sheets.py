@@ -171,8 +171,8 @@ def _adjustment_rows(w: Writer, ws: Worksheet, r: int) -> int:
     widths = WIDTHS[F.SHEET_HELP]
     start = r
     for a in adjustments:
-        word = "加分" if a.kind == "bonus" else "扣分"
-        rule = f"{word}项，最多{word}{exact(a.node.points)}分：{describe_rule(w.scheme, a.node)}"
+        word = "加" if a.kind == "bonus" else "扣"
+        rule = f"{word}分项，最多{word}{exact(a.node.points)}分：{describe_rule(w.scheme, a.node)}"
         ws.merge_range(r, 1, r, 2, a.node.name, w.fmt("cell"))
         ws.write_string(r, 3, exact(a.node.points), w.fmt("cell_c"))
         ws.write_string(r, 4, rule, w.fmt("cell"))
