@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from toolkit.model import Submission, TableRow
 from toolkit.rules.loader import load_scheme, parse_scheme
-from toolkit.rules.model import RULE_TYPES
 from toolkit.rules.scoring import RULES, score, score_row
+from toolkit.rules.types.registry import RULE_TYPES
 
 
 def test_every_rule_type_has_a_scoring_function():

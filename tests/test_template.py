@@ -418,3 +418,26 @@ def test_libreoffice_renders_the_template_to_pdf(tmp_path):  # type: ignore[no-u
     assert proc.returncode == 0 and pdf.exists(), proc.stderr.decode(errors="replace")
     head = pdf.read_bytes()
     assert head.startswith(b"%PDF") and head.count(b"/Type /Page") + head.count(b"/Type/Page") >= 6
+
+
+def test_help_sheet_describes_adjustments_and_the_total_cap():  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from toolkit.rules.types.adjust import parse_adjustments, parse_total_cap
+    from toolkit.rules.yaml_safe import read_yaml
+
+    base = load_scheme("jianghua-2023")
+    raw = read_yaml("total_cap: 102\nadjustments:\n"
+                    "  - {id: audit, name: 审计发现问题, kind: penalty, max: 5, "
+                    "rule: {type: per_item, count: staff_actual, deduct: 1}}\n")
+    problems: list[str] = []
+    adj = parse_adjustments(raw, problems, {f.key for f in inputs.all_fields(base)})
+    s = dataclasses.replace(base, adjustments=adj, total_cap=parse_total_cap(raw, problems))
+    assert not problems
+    wb = _open(T.build_workbook_bytes(s, year=2025))
+    text = "\n".join(str(v) for row in wb[F.SHEET_HELP].iter_rows(values_only=True) for v in row if v)
+    assert "加减分项" in text and "审计发现问题" in text
+    assert "扣分项，最多扣5分：按“实有在职在编人数”计分：每出现1项扣1分，扣完为止。" in text
+    assert "最低0分，最高102分" in text
+    plain = _open(T.build_workbook_bytes(base, year=2025))
+    assert "加减分项" not in "\n".join(str(v) for row in plain[F.SHEET_HELP].iter_rows(values_only=True) for v in row if v)

@@ -160,6 +160,32 @@ def scoring_table(w: Writer, ws: Worksheet, r: int) -> int:
     ws.merge_range(r, 0, r, 2, "合计", w.fmt("block_c"))
     ws.write_string(r, 3, exact(w.scheme.total), w.fmt("block_c"))
     ws.write_blank(r, 4, None, w.fmt("block_c"))
+    return _adjustment_rows(w, ws, r + 1)
+
+
+def _adjustment_rows(w: Writer, ws: Worksheet, r: int) -> int:
+    """The scheme's bonus / penalty items after the 合计 row, and how the total is capped."""
+    adjustments = w.scheme.adjustments
+    if not adjustments:
+        return r
+    widths = WIDTHS[F.SHEET_HELP]
+    start = r
+    for a in adjustments:
+        word = "加" if a.kind == "bonus" else "扣"
+        rule = f"{word}分项，最多{word}{exact(a.node.points)}分：{describe_rule(w.scheme, a.node)}"
+        ws.merge_range(r, 1, r, 2, a.node.name, w.fmt("cell"))
+        ws.write_string(r, 3, exact(a.node.points), w.fmt("cell_c"))
+        ws.write_string(r, 4, rule, w.fmt("cell"))
+        ws.set_row(r, height(rule, widths[4]))
+        r += 1
+    text = "加减分项"
+    if r - start > 1:
+        ws.merge_range(start, 0, r - 1, 0, text, w.fmt("label_c"))
+    else:
+        ws.write_string(start, 0, text, w.fmt("label_c"))
+    note = (f"总分 = 各项指标得分合计 + 加分 − 扣分，最低0分，最高{exact(w.scheme.total_cap)}分。")
+    ws.merge_range(r, 0, r, 4, note, w.fmt("cell"))
+    ws.set_row(r, height(note, sum(widths)))
     return r + 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from toolkit.forms.fields import STATIC_FIELDS, Field
 from toolkit.rules.model import Scheme
+from toolkit.rules.types.registry import rule_type
 
 
 def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
@@ -42,20 +43,11 @@ def rule_inputs(scheme: Scheme) -> tuple[
         r = node.rule
         if r is None:
             continue
-        if r.type == "not_applicable_full":
-            always.add(r.params["flag"])
-            inner = r.params.get("rule")
-            if inner is not None:
-                unless.append((r.params["flag"], r.params["when"], frozenset(inner.inputs)))
-        elif r.type == "first_given":
-            opts = []
-            for o in r.params["options"]:
-                inner = o.get("rule")
-                keys = frozenset(inner.inputs if inner else ()) - {o["input"]}
-                opts.append((o["input"], keys))
-            first.append((node, tuple(opts)))
-        else:
-            always.update(r.inputs)
+        reads = rule_type(r.type).reads(r, node)
+        always.update(reads.always)
+        unless.extend(reads.unless)
+        if reads.first:
+            first.append((node, reads.first))
     return frozenset(always), tuple(unless), tuple(first)
 
 

@@ -1,4 +1,4 @@
-"""The scheme as data: the immutable Scheme, its indicator tree (Node), leaf rules (Rule), grades (Grade) and the rule types."""
+"""The scheme as data: the immutable Scheme, its indicator tree (Node), leaf rules (Rule), adjustments and grades (Grade)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from typing import Any
 
 from toolkit.forms.fields import Field
 
-# The rule types a scheme may use; toolkit.rules.scoring has one scoring function for each.
-RULE_TYPES = frozenset({
-    "ratio_cap", "ratio_floor", "bands", "proportional", "not_applicable_full", "checklist",
-    "tiers", "lookup", "first_given", "indicator_table",
-})
 
 @dataclass(frozen=True)
 class Rule:
@@ -45,6 +40,16 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A bonus or penalty scored after the 100 points (scheme key ``adjustments``): ``node`` holds
+    the id, the name, the rule and ``points`` = its max; a bonus adds the points its rule gives,
+    a penalty takes the points its rule loses."""
+
+    kind: str  # "bonus" | "penalty"
+    node: Node
+
+
+@dataclass(frozen=True)
 class Grade:
     name: str
     min: Decimal  # inclusive lower bound
@@ -62,6 +67,8 @@ class Scheme:
     source: str = ""
     ref: str = ""  # what load_scheme() takes to load it again: a built-in id or an absolute path
     indicator_groups: Mapping[str, Decimal] = field(default_factory=dict)  # level1 group → points
+    adjustments: tuple[Adjustment, ...] = ()  # bonus / penalty after the 100 points
+    total_cap: Decimal = Decimal(100)  # the total after adjustments is clamped to [0, total_cap]
 
     def nodes(self) -> Iterator[Node]:
         for lv in self.levels:

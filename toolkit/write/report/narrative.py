@@ -16,7 +16,9 @@ from typing import Any
 
 from toolkit.forms.fields import STATIC_FIELDS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission
-from toolkit.rules.model import Node, Scheme
+from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types.adjust import AdjustedScorecard
+from toolkit.rules.types.registry import rule_type
 from toolkit.text.numbers import money, num, pct, points
 from toolkit.write.report import layout
 from toolkit.write.report.prose import clean_paragraphs, clean_text, terminate
@@ -119,22 +121,12 @@ def execution_rate(sub: Submission) -> Decimal | None:
 
 
 # --------------------------------------------------------------------------- indicator sentences
-_RATIO_RULES = {"ratio_cap", "ratio_floor", "bands", "proportional"}
-
-
-def _inner_rule_type(node: Node, ns: NodeScore) -> str:
+def _inner_rule(node: Node, ns: NodeScore) -> Rule | None:
     """The rule that produced the score (first_given / not_applicable_full delegate)."""
     rule = node.rule
     if rule is None:
-        return ""
-    if rule.type == "first_given":
-        for opt in rule.params.get("options", ()):
-            if opt.get("input") == ns.facts.get("by") and opt.get("rule") is not None:
-                return str(opt["rule"].type)
-    if rule.type == "not_applicable_full" and ns.facts.get("case") != "not_applicable":
-        inner = rule.params.get("rule")
-        return str(inner.type) if inner is not None else ""
-    return rule.type
+        return None
+    return rule_type(rule.type).inner(rule, ns) or rule
 
 
 def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapping[str, str]) -> dict[str, str]:
@@ -143,9 +135,10 @@ def leaf_values(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapp
     vals = dict(base)
     vals.update(name=node.name, points=points(ns.points), score=points(ns.score),
                 note=_unterminate(clean_text(f.get("note"))))
-    inner = _inner_rule_type(node, ns)
-    if inner in _RATIO_RULES or ns.value is not None:
-        vals["value"] = pct(ns.value) if inner in _RATIO_RULES else num(ns.value)
+    inner = _inner_rule(node, ns)
+    ratio = inner is not None and rule_type(inner.type).ratio
+    if ratio or ns.value is not None:
+        vals["value"] = pct(ns.value) if ratio else num(ns.value)
     for k in ("numerator", "denominator"):
         v = f.get(k)
         if isinstance(v, Decimal):
@@ -173,27 +166,6 @@ def _drop_deductions(note: str) -> str:
     return _unterminate(re.sub(r"([，；、])(?=[。；，])", "", s))
 
 
-def _checklist_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], vals: dict[str, str]) -> str:
-    w = node.wording
-    items = ns.facts.get("items") or []
-    unmet = [it for it in items if not it.get("met")]
-    if not unmet:
-        return fill(w.get("full") or (report.get("defaults") or {}).get("checklist_full"), vals)
-    parts = []
-    met = [str(it["text"]) for it in items if it.get("met")]
-    if met:
-        parts.append(fill(report.get("met_items"), {**vals, "items": "，".join(met)}))
-    for it in unmet:
-        tpl = report.get("unmet_item_text") if it.get("unmet") else report.get("unmet_item")
-        parts.append(fill(tpl, {**vals, "text": it["text"], "unmet": it.get("unmet", ""),
-                                "points": points(it["points"])}))
-    note = _drop_deductions(vals.get("note", ""))
-    if note:
-        parts.append(note)
-    tpl = w.get("partial") or (report.get("defaults") or {}).get("checklist_partial")
-    return fill(tpl, {**vals, "details": "；".join(parts)})
-
-
 def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Mapping[str, str]) -> str:
     """The sentence for one leaf, chosen by its case and rule (without the final 。)."""
     w = node.wording
@@ -204,8 +176,10 @@ def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Ma
         # the indicator's own sentence for the case; else its usual sentence when there is a value
         tpl = w.get(case) or (w.get("sentence") if ns.value is not None else None) or defaults.get(case)
         return _unterminate(fill(tpl or defaults.get("sentence"), vals))
-    if node.rule is not None and node.rule.type == "checklist":
-        return _unterminate(_checklist_sentence(node, ns, report, vals))
+    own = (rule_type(node.rule.type).sentence(node, ns, report, {**vals, "note_clean": _drop_deductions(vals["note"])},
+                                              fill) if node.rule is not None else None)
+    if own is not None:
+        return _unterminate(own)
     by = ns.facts.get("by")
     if by and isinstance(w.get("by"), Mapping) and by in w["by"]:
         return _unterminate(fill(w["by"][by], vals))
@@ -215,6 +189,20 @@ def leaf_sentence(node: Node, ns: NodeScore, report: Mapping[str, Any], base: Ma
         # a rate the reader could take for the appendix's 执行率 but computed otherwise: say how
         return _unterminate(fill(w["apart_from_execution"], vals))
     return _unterminate(fill(w.get("sentence") or defaults.get("sentence"), vals))
+
+
+def adjustment_text(ns: NodeScore) -> str:
+    """“获得表彰加2分” / “审计发现问题扣1.50分” / “审计发现问题不扣分”."""
+    word = "加" if ns.facts.get("kind") == "bonus" else "扣"
+    return f"{ns.name}{word}{points(ns.score)}分" if ns.score else f"{ns.name}不{word}分"
+
+
+def adjustments_paragraph(card: AdjustedScorecard, report: Mapping[str, Any]) -> str:
+    """The report's paragraph on the adjustments after the indicators (report key ``adjustments``
+    overrides the wording: {items} {base} {total})."""
+    tpl = report.get("adjustments") or "加减分项：{items}。加减分前得分{base}分，加减分后总分{total}分。"
+    return terminate(fill(tpl, {"items": "；".join(adjustment_text(a) for a in card.adjustments),
+                                "base": points(card.base), "total": points(card.total)}))
 
 
 def indicator_target(row: RowScore, report: Mapping[str, Any]) -> str:
@@ -333,11 +321,13 @@ class _Composer:
                                  "score": points(ns.score)}))
             for child in node.children:
                 self.level2(child, self.scores[child.id])
+        if isinstance(self.card, AdjustedScorecard) and self.card.adjustments:
+            self.add("body", adjustments_paragraph(self.card, self.r))
 
     def level2(self, node: Node, ns: NodeScore) -> None:
         pairs = [(leaf, self.scores[leaf.id]) for leaf in node.walk() if leaf.is_leaf]
         head = {"name": node.name, "score": points(ns.score), "points": points(ns.points)}
-        if any(leaf.wording.get("heading") or (leaf.rule and leaf.rule.type == "indicator_table")
+        if any(leaf.wording.get("heading") or (leaf.rule and rule_type(leaf.rule.type).block)
                for leaf, _ in pairs):
             self.add("body", fill(self.r.get("level2_blocks"), head))
             for leaf, ls in pairs:
@@ -369,7 +359,7 @@ class _Composer:
     def block(self, leaf: Node, ls: NodeScore) -> None:
         vals = leaf_values(leaf, ls, self.r, self.ctx)
         heading = fill(leaf.wording.get("heading"), vals)
-        if leaf.rule is not None and leaf.rule.type == "indicator_table":
+        if leaf.rule is not None and rule_type(leaf.rule.type).block:
             self.add("body", heading or fill(self.r.get("indicator_heading"), vals))
             if not ls.rows:
                 self.add("body", fill(self.r.get("no_indicators"), vals))

@@ -14,6 +14,8 @@ from typing import Any
 
 from toolkit.model import NodeScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types.adjust import ADJUSTMENT_PATH, AdjustedScorecard
+from toolkit.rules.types.registry import rule_type
 from toolkit.text.numbers import num, pct, points
 from toolkit.write.report import layout
 from toolkit.write.report.narrative import (
@@ -74,35 +76,21 @@ def rule_target(rule: Rule | None, by: str | None = None) -> str:
     """年度指标值 of a scheme indicator, from its rule when the wording does not give one."""
     if rule is None:
         return DASH
-    p = rule.params
-    t = rule.type
-    if t == "ratio_cap":
-        return f"≤{pct(p.get('cap'))}"
-    if t == "ratio_floor":
-        return f"≥{pct(p.get('floor'))}"
-    if t == "proportional":
-        return f"≥{pct(p.get('target'))}"
-    if t == "bands":
-        bands = list(p.get("bands") or ())
-        if bands:
-            best = max(bands, key=lambda b: b.get("points") or 0)
-            for op, sign in (("eq", ""), ("le", "≤"), ("lt", "<"), ("ge", "≥"), ("gt", ">")):
-                if best.get(op) is not None:
-                    return f"{sign}{pct(best[op])}"
-        return DASH
-    if t == "not_applicable_full":
-        return rule_target(p.get("rule"))
-    if t == "tiers":
-        tiers = p.get("tiers") or ()
-        return str(tiers[0]["name"]) if tiers else DASH
-    if t == "lookup":
-        table = p.get("table") or {}
-        return str(max(table, key=lambda k: table[k])) if table else DASH
-    if t == "first_given":
-        opts = p.get("options") or ()
-        used = [o for o in opts if o.get("input") == by] or list(opts[:1])
-        return rule_target(used[0].get("rule")) if used else DASH
-    return DASH
+    return rule_type(rule.type).target(rule, by)
+
+
+def adjustment_lines(scheme: Scheme, card: AdjustedScorecard) -> list[tuple[str, str, str, str, str, str, str, str]]:
+    """One appendix row per adjustment: 加减分 | 名称 | 年度指标值 | 实际完成值 | 最多加/扣 | ±得分."""
+    nodes = {a.node.id: a.node for a in scheme.adjustments}
+    out = []
+    for a in card.adjustments:
+        node = nodes[a.id]
+        sign = "+" if a.facts.get("kind") == "bonus" else "−"
+        word = "加" if a.facts.get("kind") == "bonus" else "扣"
+        target = str(node.wording.get("target") or rule_target(node.rule, a.facts.get("by")))
+        out.append((ADJUSTMENT_PATH, "", a.name, target, leaf_actual(node, a, {}),
+                    f"最多{word}{points(a.points)}", f"{sign}{points(a.score)}" if a.score else points(a.score), ""))
+    return out
 
 
 def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
@@ -111,12 +99,9 @@ def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
     if case == "not_applicable" or (case == "zero_denominator" and ns.value is None):
         return str(node.wording.get("table_not_applicable") or tbl.get("not_applicable", DASH))
     rule = node.rule
-    if rule is not None and rule.type == "checklist":
-        items = f.get("items") or []
-        unmet = [it for it in items if not it.get("met")]
-        if not unmet:
-            return str(tbl.get("checklist_all", DASH))
-        return fill(tbl.get("checklist_some"), {"met": str(len(items) - len(unmet)), "unmet": str(len(unmet))})
+    own = rule_type(rule.type).actual(ns, tbl, fill) if rule is not None else None
+    if own is not None:
+        return own
     if f.get("tier"):
         return str(f["tier"])
     if f.get("choice"):
@@ -174,7 +159,7 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
         path = leaf.path
         l1 = path[0] if path else ""
         l2 = path[1] if len(path) > 2 else ""
-        if node.rule is not None and node.rule.type == "indicator_table" and leaf.rows:
+        if node.rule is not None and rule_type(node.rule.type).block and leaf.rows:
             for rs in leaf.rows:
                 v = rs.row.values
                 # the group is itself a 一级指标 (mof-2020: 产出指标 → 数量指标 → row) or sits deeper
@@ -190,6 +175,8 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
         lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), points(leaf.points),
                       points(leaf.score), note))
 
+    if isinstance(card, AdjustedScorecard):
+        lines += adjustment_lines(scheme, card)
     rows = [Row(tuple(Cell(str(labels.get(h, h)), head=True) for h in head), header=True)]
     for i, line in enumerate(lines):
         cells = []
