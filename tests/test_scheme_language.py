@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,162 @@ def test_extends_errors(tmp_path: Path, files: dict[str, str], want: str) -> Non
     with pytest.raises(SchemeError) as ei:
         load_scheme(str(tmp_path / "a.yaml"))
     assert want in str(ei.value), str(ei.value)
+
+
+# ---------------------------------------------------------------- checks as data
+from tests import builders as B  # noqa: E402
+from toolkit.check import validate  # noqa: E402
+from toolkit.forms import fields as F  # noqa: E402
+from toolkit.forms.computed import COMPUTED  # noqa: E402
+from toolkit.rules.checks import (  # noqa: E402
+    DEFAULT_CHECKS,
+    Check,
+    parse_checks,
+    parse_qualitative,
+    unread_conditional,
+)
+from toolkit.rules.yaml_safe import read_yaml  # noqa: E402
+
+KNOWN = ("a", "b", "c")
+
+
+@pytest.mark.parametrize(("src", "tol", "env", "holds"), [
+    ("a == b", "0.005", (1, "1.005"), True), ("a == b", "0.005", (1, "1.0051"), False),
+    ("a == b", "0.005", ("1.005", 1), True), ("a == b", "0", (1, "1.001"), False),
+    ("a != b", "0.005", (1, "1.005"), False), ("a != b", "0.005", (1, "1.006"), True),
+    ("a <= b", "0.005", ("1.005", 1), True), ("a <= b", "0.005", ("1.006", 1), False),
+    ("a < b", "0", (1, 1), False), ("a < b", "0.005", (1, 1), True),
+    ("a >= b", "0.005", (1, "1.005"), True), ("a >= b", "0.005", (1, "1.006"), False),
+    ("a > b", "0", (2, 1), True), ("a > b", "0", (1, 1), False),
+    ("a > 0 and b > 0", "0", (1, 0), False), ("if(a > 0, b > 0, 1)", "0", (0, 0), True),
+])
+def test_check_holds_within_tolerance(src: str, tol: str, env: tuple, holds: bool) -> None:
+    c = Check("x", Expr.parse(src), D(tol))
+    assert c.evaluate({"a": D(str(env[0])), "b": D(str(env[1]))})[0] is holds
+
+
+@pytest.mark.parametrize(("yaml", "want"), [
+    ("checks: x", "应为以“- ”开头的列表"),
+    ("checks: [{id: x}]", "每项需要 id 和 assert"),
+    ("checks: [{assert: a == b}]", "每项需要 id 和 assert"),
+    ("checks: [{id: x, assert: a == zz}]", "字段 zz 在填报表中不存在"),
+    ("checks: [{id: x, assert: a ==}]", "无法解析"),
+    ("checks: [{id: x, assert: a == b, tolerance: -1}]", "tolerance（允许误差）应为不小于 0 的数"),
+    ("checks: [{id: x, assert: a == b, tolerance: abc}]", "tolerance（允许误差）应为不小于 0 的数"),
+    ("checks: [{id: x, assert: a == b, tolerence: 1}]", "是否应为 `tolerance`"),
+    ("checks: [{id: x, assert: a == b}, {id: x, assert: a == c}]", "id“x”重复"),
+])
+def test_check_definitions_refused(yaml: str, want: str) -> None:
+    problems: list[str] = []
+    parse_checks(read_yaml(yaml), KNOWN, problems)
+    assert any(want in p for p in problems), problems
+
+
+def test_checks_default_absent_empty_and_given() -> None:
+    assert parse_checks(read_yaml("id: x"), KNOWN, []) == DEFAULT_CHECKS
+    assert parse_checks(read_yaml("checks: []"), KNOWN, []) == ()
+    (c,) = parse_checks(read_yaml("checks: [{id: y, assert: c + a <= b, tolerance: 0.1, message: m}]"), KNOWN, [])
+    assert (c.id, c.names, c.tolerance, c.message) == ("y", ("c", "a", "b"), D("0.1"), "m")
+    for sid in ("jianghua-2023", "mof-2020"):  # the built-ins state the identity the default holds
+        assert [(k.id, k.expr.source, k.tolerance) for k in load_scheme(sid).checks] == \
+            [(k.id, k.expr.source, k.tolerance) for k in DEFAULT_CHECKS]
+
+
+def test_live_identity_cell_is_generated_from_the_check() -> None:
+    c = COMPUTED["identity_check"]
+    assert c.formula == (
+        "=IF(COUNT(carryover_start,income_fiscal,income_other,spend_basic,spend_project,balance_basic,"
+        "balance_project)=0,\"\",IF(ABS(N(carryover_start)+N(income_fiscal)+N(income_other)-N(spend_basic)"
+        "-N(spend_project)-N(balance_basic)-N(balance_project))<=0.005,\"平衡\",\"不平衡：相差\"&TEXT("
+        "N(carryover_start)+N(income_fiscal)+N(income_other)-N(spend_basic)-N(spend_project)"
+        "-N(balance_basic)-N(balance_project),\"0.00\")&\"万元\"))")
+    from toolkit.forms.computed import cached_value
+    vals = dict(carryover_start=0, income_fiscal=160, income_other=9.92, spend_basic=160, spend_project=9.92,
+                balance_basic=0, balance_project=0)
+    assert cached_value(c, vals) == "平衡"
+    assert cached_value(c, {**vals, "spend_basic": 150.004}) == "不平衡：相差10.00万元"
+    assert cached_value(c, {**vals, "spend_basic": 160.005}) == "平衡"
+    assert cached_value(c, {}) == ""
+
+
+def _scheme(tmp_path: Path, body: str) -> Any:
+    p = _write(tmp_path, "s.yaml", "extends: jianghua-2023\nid: jianghua-2023\n" + body)
+    return load_scheme(str(p))
+
+
+def test_scheme_check_failing_names_every_cell(tmp_path: Path) -> None:
+    s = _scheme(tmp_path, "checks:\n  - id: basic_within_fiscal\n    assert: spend_basic <= income_fiscal\n"
+                          "    message: 基本支出 {left}万元 超过财政拨款 {right}万元\n")
+    c = validate.check_file(B.build(tmp_path / "u.xlsx", {"spend_basic": 170, "carryover_start": 0.08}, scheme=s),
+                            "u.xlsx", s)
+    p = B.only(c, "check_failed")
+    cells = B.sub(c).cells
+    assert p.severity == "error" and set(p.cells) == {cells["spend_basic"], cells["income_fiscal"]}
+    assert "基本支出 170.00万元 超过财政拨款 169.92万元" in p.message and "本年基本支出" in p.message
+    assert "budget_identity" not in B.codes(c)  # this scheme's checks replace the default
+
+
+def test_scheme_without_checks_keeps_the_identity_and_empty_list_drops_it(tmp_path: Path) -> None:
+    plain = parse_scheme("\n".join(x for x in BUILTIN.split("\nchecks:\n")[0].splitlines()) + "\n"
+                         + "\n".join(BUILTIN.split("\nchecks:\n")[1].splitlines()[4:]), "old.yaml")
+    assert plain.checks == DEFAULT_CHECKS
+    off = _scheme(tmp_path, "checks: []\n")
+    for s, want in ((plain, True), (off, False)):
+        c = validate.check_file(B.build(tmp_path / "u.xlsx", {"spend_basic": 160}, scheme=s), "u.xlsx", s)
+        assert ("budget_identity" in B.codes(c)) is want
+
+
+# ---------------------------------------------------------------- qualitative words
+QUAL = "qualitative:\n  达成: [达到, 完成, 好]\n  部分达成: [基本达成, 较好]\n  未达成: [未完成, 差]\n"
+
+
+@pytest.mark.parametrize(("actual", "tier"), [
+    ("达成", "达成"), ("完成", "达成"), ("好", "达成"), ("基本达成", "部分达成"), ("较好", "部分达成"),
+    ("部分达成", "部分达成"), ("差", "未达成"), ("未完成", "未达成"), ("未达成", "未达成"), ("完 成", "达成"),
+    ("优", None),
+])
+def test_qualitative_words_normalised_to_tier(tmp_path: Path, actual: str, tier: str | None) -> None:
+    s = _scheme(tmp_path, QUAL)
+    rows = B.perf_rows(r1={"direction": "定性", "target": "服务质量明显提升", "unit": None, "actual": actual})
+    c = validate.check_file(B.build(tmp_path / "u.xlsx", tables={"perf_indicators": rows}, scheme=s), "u.xlsx", s)
+    if tier is None:
+        p = B.only(c, "bad_qualitative_word")
+        assert "“优”" in p.message and "达成：达成、达到、完成、好" in p.message
+    else:
+        assert B.sub(c).tables["perf_indicators"][0].values["actual"] == tier
+
+
+@pytest.mark.parametrize(("yaml", "want"), [
+    ("qualitative: 达成", "三档各自可填写的词"),
+    ("qualitative: {达成: [好], 未达成: [好]}", "“好”同时出现在“达成”和“未达成”中"),
+    ("qualitative: {已达成: [好]}", "是否应为 `达成`"),
+])
+def test_qualitative_definitions_refused(yaml: str, want: str) -> None:
+    problems: list[str] = []
+    parse_qualitative(read_yaml(yaml), problems)
+    assert any(want in p for p in problems), problems
+
+
+def test_qualitative_default_is_the_three_tiers() -> None:
+    assert load_scheme("jianghua-2023").qualitative == {t: (t,) for t in F.QUAL_TIERS}
+
+
+# ---------------------------------------------------------------- fields no indicator reads
+def test_conditional_group_no_indicator_reads_is_not_required() -> None:
+    fields = list(F.STATIC_FIELDS)
+    group = {"new_building", "building_area_approved", "building_area_actual", "building_invest_approved",
+             "building_invest_actual"}
+    assert unread_conditional(fields, frozenset()) == group
+    assert unread_conditional(fields, frozenset({"building_area_actual"})) == frozenset()
+    assert unread_conditional(fields, frozenset({"new_building"})) == frozenset()
+    assert unread_conditional(fields, load_scheme("mof-2020").inputs) == group
+    assert unread_conditional(fields, load_scheme("jianghua-2023").inputs) == frozenset()
+
+
+@pytest.mark.xfail(strict=True, reason="needs rules/inputs.all_fields to drop unread_conditional (other helper's file)")
+def test_mof_unit_without_building_answers_is_not_asked_for_them(tmp_path: Path) -> None:
+    for scheme, asked in (("mof-2020", False), ("jianghua-2023", True)):
+        c = validate.check_file(B.build(tmp_path / f"{scheme}.xlsx", {"new_building": None}, scheme=scheme),
+                                f"{scheme}.xlsx")
+        req = [p for p in c.problems if p.code == "required" and p.field == "new_building"]
+        assert bool(req) is asked, [p.message for p in c.problems]

@@ -18,6 +18,7 @@ from toolkit.errors import JixiaoError
 from toolkit.forms.fields import SHEET_SCORING, STATIC_FIELDS, Field
 from toolkit.rules import strict
 from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param_num
+from toolkit.rules.checks import parse_checks, parse_qualitative
 from toolkit.rules.extends import ExtendsError, resolve_extends
 from toolkit.rules.model import Grade, Node, Scheme
 from toolkit.rules.yaml_safe import (
@@ -268,6 +269,8 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     if not isinstance(report, Mapping):
         problems.append(f"{line_of(raw, 'report')}：report 必须是映射（report: 下缩进书写各项文字）")
     problems.extend(strict.check_report(report, frozenset(known)))
+    checks = parse_checks(raw, known, problems)
+    qualitative = parse_qualitative(raw, problems)
     if problems:
         raise SchemeError(source, problems)
 
@@ -275,7 +278,7 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     input_fields = tuple(derived_fields(nodes, named))
     return Scheme(id=str(raw["id"]), title=str(raw["title"]), total=total, grades=tuple(grades),
                   levels=levels, input_fields=input_fields, report=report, source=source,
-                  indicator_groups=groups)
+                  indicator_groups=groups, checks=checks, qualitative=qualitative)
 
 
 def _top_list(raw: Mapping[str, Any], key: str, problems: list[str]) -> list[Any]:

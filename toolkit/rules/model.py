@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from toolkit.forms.fields import Field
+from toolkit.rules.checks import DEFAULT_CHECKS, Check
 
 # The rule types a scheme may use; toolkit.rules.scoring has one scoring function for each.
 RULE_TYPES = frozenset({
@@ -62,6 +63,8 @@ class Scheme:
     source: str = ""
     ref: str = ""  # what load_scheme() takes to load it again: a built-in id or an absolute path
     indicator_groups: Mapping[str, Decimal] = field(default_factory=dict)  # level1 group → points
+    checks: tuple[Check, ...] = DEFAULT_CHECKS  # cross-field checks (spec 08.3); default: the budget identity
+    qualitative: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # 定性 tier → accepted words
 
     def nodes(self) -> Iterator[Node]:
         for lv in self.levels:
