@@ -207,6 +207,8 @@ indicators:
     ({"a.yaml": "extends: jianghua-2023\nindicators_remove: [staff_control]\n"}, "下级指标分值之和 5"),
     ({"a.yaml": "extends: jianghua-2023\nindicators: [{id: staff_control, points: 6}]\n"}, "不等于本级分值 10"),
     ({"a.yaml": "extends: b.yaml\n", "b.yaml": "id: [\n"}, "被继承的方案 b.yaml"),
+    ({"a.yaml": "extends: b.yaml\n", "b.yaml": "#" * 1_000_001}, "超过 1 MB"),
+    ({"a.yaml": "extends: b.yaml\n", "b.yaml": "- 1\n"}, "不是方案文件"),
 ])
 def test_extends_errors(tmp_path: Path, files: dict[str, str], want: str) -> None:
     for name, text in files.items():
@@ -373,3 +375,19 @@ def test_mof_unit_without_building_answers_is_not_asked_for_them(tmp_path: Path)
                                 f"{scheme}.xlsx")
         req = [p for p in c.problems if p.code == "required" and p.field == "new_building"]
         assert bool(req) is asked, [p.message for p in c.problems]
+
+
+@pytest.mark.parametrize(("added", "want"), [(0, "5"), (-5, "5"), (8, "4"), (16, "3")])
+def test_expression_in_a_rule_scores_end_to_end(tmp_path: Path, added: float, want: str) -> None:
+    from toolkit.rules.scoring import score
+
+    s = _scheme(tmp_path, "indicators:\n  - id: budget_control\n    rule:\n      type: bands\n"
+                          "      numerator: if(budget_added > 0, budget_added, 0)\n"
+                          "      denominator: budget_initial\n"
+                          "      bands: [{eq: 0, points: 5}, {gt: 0, le: 10, points: 4}, {gt: 10, points: 3}]\n")
+    assert s.node("budget_control").rule.params["numerator"].source == "if(budget_added > 0, budget_added, 0)"
+    c = validate.check_file(B.build(tmp_path / "u.xlsx", {"budget_initial": 100, "budget_added": added,
+                                                          "income_fiscal": 100 + added}, scheme=s), "u.xlsx", s)
+    card = score(s, B.sub(c))
+    ns = card.node("budget_control")
+    assert ns is not None and ns.score == D(want)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.rules.yaml_safe import (
+    MAX_SCHEME_BYTES,
     LineDict,
     NotAList,
     YamlRefused,
@@ -66,8 +67,12 @@ def resolve_extends(raw: Mapping[str, Any], base: Path, find: Resolver, chain: t
     if key in chain or len(chain) >= MAX_CHAIN:
         names = " → ".join(Path(c).name for c in (*chain, key))
         raise ExtendsError([f"{where}：方案互相继承形成循环（{names}），请删去其中一个 extends"])
+    with open(path, "rb") as f:
+        data = f.read(MAX_SCHEME_BYTES + 1)
+    if len(data) > MAX_SCHEME_BYTES:
+        raise ExtendsError([f"{where}：被继承的方案 {path.name} 超过 {MAX_SCHEME_BYTES // 1_000_000} MB，不像方案文件"])
     try:
-        parent = read_yaml(decode(path.read_bytes()[:1_000_001]))
+        parent = read_yaml(decode(data))
     except YamlRefused as e:
         raise ExtendsError([f"被继承的方案 {path.name}：{at_line(e.line, e.msg)}"]) from None
     if not isinstance(parent, Mapping):
