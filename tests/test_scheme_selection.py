@@ -116,3 +116,23 @@ def test_scheme_with_a_literal_division_by_zero_is_refused_with_its_line(tmp_pat
     assert r.exit_code == 2
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "id: staff_control" in s)
     assert "div0.yaml" in r.output and f"第{line}行" in r.output and "除以 0" in r.output
+
+
+def test_county_scheme_holding_only_changed_weights_extends_a_builtin(tmp_path):
+    scheme = tmp_path / "县方案.yaml"
+    scheme.write_text("extends: jianghua-2023\nid: county-extends\ntitle: 某县指标体系\nindicators:\n"
+                      "  - {id: staff_control, points: 2}\n  - {id: sangong_change, points: 8}\n", encoding="utf-8")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    data = load_seed()
+    data["staff_actual"] = 11  # 110% → 2 − 0.5 × 10 → 0
+    write_unit(inbox / "u.xlsx", data, scheme_id=str(scheme))  # the template made from the county scheme
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(out), "--scheme", str(scheme)])
+    res = _results(out)
+    assert res["scheme"] == "county-extends", r.output
+    u = res["units"][0]
+    assert u["status"] == "ok", u["problems"]
+    staff = next(i for i in u["indicators"] if i["id"] == "staff_control")
+    assert staff["points"] == 2.0 and staff["score"] == 0.0
+    assert u["levels"]["投入"] == 8.0

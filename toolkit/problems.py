@@ -149,6 +149,7 @@ CATALOGUE: dict[str, Entry] = {
                              "收支不平衡：年初结转结余 + 本年收到财政资金 + 本年其他收入 − 本年基本支出 − 本年项目支出 = "
                              "{left}万元，而年末基本支出结余 + 年末项目支出结余 = {right}万元，相差 {diff}万元",
                              "请核对 {cells} 的金额"),
+    "check_failed": Entry("error", "校验“{check}”未通过：{message}", "请核对 {labels}（{cells}）"),
     "budget_income_mismatch": Entry("warning",
                                     "年初预算数 + 本年追加（调减）预算数 = {budget}万元，与本年收到财政资金 {income}万元 相差 {diff}万元",
                                     "请核对预算数与收到的财政资金"),
@@ -166,6 +167,8 @@ CATALOGUE: dict[str, Entry] = {
                            "可填写：≥（>=、不低于、不少于）、≤（<=、不高于、不超过、以内）、=、区间、定性"),
     "bad_qualitative": Entry("error", "定性指标的实际完成值应为 达成、部分达成 或 未达成，现为“{value}”",
                              "请填写 达成、部分达成 或 未达成"),
+    "bad_qualitative_word": Entry("error", "定性指标的实际完成值“{value}”不是本方案可用的词",
+                                  "请填写以下词之一（{words}）"),
     "self_score_not_qualitative": Entry("warning", "自评得分只用于定性指标，本行已按计算结果评分", "可清空该单元格"),
     # --- added by intake/validate
     "missing_column": Entry("error", "表格“{title}”缺少列“{header}”",

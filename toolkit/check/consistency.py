@@ -17,17 +17,14 @@ from toolkit.problems import Problem, problem
 from toolkit.read.clean import clean_text, display
 from toolkit.read.workbook import RawWorkbook
 from toolkit.rules import inputs
+from toolkit.rules.checks import Check, render_message
+from toolkit.rules.expr import FormulaUndefined
 from toolkit.rules.model import Node, Scheme
 from toolkit.text import address as A1
 from toolkit.text import paste
 from toolkit.text.numbers import fixed
 
-# The budget identity: carryover_start + income_fiscal + income_other − spend_basic − spend_project
-# = balance_basic + balance_project (off by more than TOLERANCE is an error).
-IDENTITY_IN = ("carryover_start", "income_fiscal", "income_other")
-IDENTITY_OUT = ("spend_basic", "spend_project")
-IDENTITY_BALANCE = ("balance_basic", "balance_project")
-IDENTITY_KEYS = IDENTITY_IN + IDENTITY_OUT + IDENTITY_BALANCE
+# The budget identity and other cross-field checks are the scheme's ``checks:`` (toolkit.rules.checks).
 BUDGET_KEYS = ("budget_initial", "budget_added", "income_fiscal")
 TOLERANCE = Decimal("0.005")
 # Long texts that make a report absurdly long (a pasted plan): a warning past this many characters.
@@ -100,21 +97,37 @@ class Checker:
 
     # -- consistency
     def identity(self) -> None:
-        d = self.decimals(IDENTITY_KEYS)
-        if d is not None:
-            left = sum((d[k] for k in IDENTITY_IN), Decimal(0)) - sum((d[k] for k in IDENTITY_OUT), Decimal(0))
-            right = sum((d[k] for k in IDENTITY_BALANCE), Decimal(0))
-            diff = left - right
-            if abs(diff) > TOLERANCE:
-                keys = sorted(IDENTITY_KEYS, key=self.position)
-                self.add("budget_identity", cells=[self.cells[k] for k in keys], field=keys[0],
-                         left=fixed(left), right=fixed(right), diff=fixed(diff))
+        """The scheme's checks (the budget identity by default), then 预算数 against 收到财政资金."""
+        for check in self.scheme.checks:
+            self.check(check)
         m = self.decimals(BUDGET_KEYS)
         if m is not None:
             b, income = m["budget_initial"] + m["budget_added"], m["income_fiscal"]
             if abs(b - income) > TOLERANCE:
                 self.add("budget_income_mismatch", cells=[self.cells[k] for k in BUDGET_KEYS], field="income_fiscal",
                          budget=fixed(b), income=fixed(income), diff=fixed(b - income))
+
+    def check(self, check: Check) -> None:
+        """One scheme check over values that are all valid numbers: an error naming every cell of it."""
+        d = self.decimals(check.names)
+        if d is None:
+            return
+        try:
+            holds, left, right = check.evaluate(d)
+        except FormulaUndefined:
+            return
+        if holds:
+            return
+        keys = sorted(check.names, key=self.position)
+        cells = [self.cells[k] for k in keys if k in self.cells]
+        sums = {"left": fixed(left), "right": fixed(right), "diff": fixed(left - right)}
+        if check.id == "budget_identity" and not check.message:
+            self.add("budget_identity", cells=cells, field=keys[0], **sums)
+        else:
+            labels = "、".join(self.fields[k].label if k in self.fields else k for k in keys)
+            message = (render_message(check.message, sums) if check.message
+                       else f"{check.expr.source}（左边 {sums['left']}，右边 {sums['right']}）")
+            self.add("check_failed", cells=cells, field=keys[0], check=check.id, message=message, labels=labels)
 
     def decimals(self, keys: Iterable[str]) -> dict[str, Decimal] | None:
         """The values of ``keys`` when every one is a valid number, else None."""

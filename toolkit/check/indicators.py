@@ -25,6 +25,7 @@ from toolkit.read.normalize import (
     percent_points,
 )
 from toolkit.read.workbook import RawTable
+from toolkit.rules.checks import DEFAULT_QUALITATIVE
 
 QUAL_TIERS = F.QUAL_TIERS
 
@@ -158,10 +159,16 @@ class IndicatorRow:
         if actual is None:
             self.require("actual", None)
         elif actual is not _BAD:
+            words = self.v.scheme.qualitative or DEFAULT_QUALITATIVE
+            tier_of = {w: tier for tier, ws in words.items() for w in ws}
             try:
-                out["actual"] = parse_choice(actual, QUAL_TIERS)
+                out["actual"] = tier_of[str(parse_choice(actual, tuple(tier_of)))]
             except Invalid:
-                self.problem("bad_qualitative", "actual", value=actual)
+                if words == DEFAULT_QUALITATIVE:
+                    self.problem("bad_qualitative", "actual", value=actual)
+                else:
+                    self.problem("bad_qualitative_word", "actual", value=actual,
+                                 words="；".join(f"{t}：{'、'.join(ws)}" for t, ws in words.items()))
 
     def numeric(self, direction: str | None, direction_bad: bool = False) -> None:
         vals, out = self.vals, self.out

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from toolkit.rules.checks import DEFAULT_CHECKS, Check, excel_difference
+
 
 @dataclass(frozen=True)
 class Computed:
@@ -17,7 +19,18 @@ class Computed:
     formula: str
     style: str
     names: tuple[str, ...]
-    kind: str  # how to compute the cached value: sum, diff_check, ratio, change, budget_check
+    kind: str  # how to compute the cached value: sum, identity_check, ratio, change, budget_check
+    check: Check | None = None  # identity_check: the scheme check the cell shows
+
+
+def identity_cell(check: Check, label: str = "收支平衡校验（自动计算）") -> Computed:
+    """The live 校验 cell of a scheme check (the budget identity): 平衡, or 不平衡：相差 x万元."""
+    names = ",".join(check.names)
+    diff = excel_difference(check)
+    tol = f"{check.tolerance:f}"
+    formula = (f'=IF(COUNT({names})=0,"",IF(ABS({diff})<={tol},"平衡","不平衡：相差"&TEXT('
+               f'{diff},"0.00")&"万元"))')
+    return Computed(label, formula, "calc_text", check.names, "identity_check", check)
 
 
 COMPUTED: dict[str, Computed] = {
@@ -40,15 +53,7 @@ COMPUTED: dict[str, Computed] = {
     "balance_total": Computed(
         "年末结余合计（自动计算）", "=IF(COUNT(balance_basic,balance_project)=0,\"\",N(balance_basic)+N(balance_project))", "calc_money",
         ("balance_basic", "balance_project"), "sum"),
-    "identity_check": Computed(
-        "收支平衡校验（自动计算）",
-        "=IF(COUNT(carryover_start,income_fiscal,income_other,spend_basic,spend_project,balance_basic,"
-        "balance_project)=0,\"\",IF(ABS(N(carryover_start)+N(income_fiscal)+N(income_other)-N(spend_basic)"
-        "-N(spend_project)-N(balance_basic)-N(balance_project))<=0.005,\"平衡\",\"不平衡：相差\"&TEXT("
-        "N(carryover_start)+N(income_fiscal)+N(income_other)-N(spend_basic)-N(spend_project)"
-        "-N(balance_basic)-N(balance_project),\"0.00\")&\"万元\"))",
-        "calc_text", ("carryover_start", "income_fiscal", "income_other", "spend_basic", "spend_project",
-                      "balance_basic", "balance_project"), "identity_check"),
+    "identity_check": identity_cell(DEFAULT_CHECKS[0]),
     "sangong_rate": Computed(
         "“三公”经费变动率（自动计算）",
         "=IF(N(sangong_budget_prev)>0,(N(sangong_budget)-N(sangong_budget_prev))/N(sangong_budget_prev),\"\")",
@@ -84,6 +89,7 @@ def cached_value(c: Computed, values: Mapping[str, Any]) -> Any:
     if c.kind == "budget_check":
         d = v["budget_initial"] + v["budget_added"] - v["income_fiscal"]
         return "一致" if abs(d) <= 0.005 else f"不一致：相差{d:.2f}万元"
-    d = (v["carryover_start"] + v["income_fiscal"] + v["income_other"] - v["spend_basic"]
-         - v["spend_project"] - v["balance_basic"] - v["balance_project"])
-    return "平衡" if abs(d) <= 0.005 else f"不平衡：相差{d:.2f}万元"
+    assert c.check is not None
+    _, left, right = c.check.evaluate({k: Decimal(repr(x)) for k, x in v.items()})
+    d = float(left - right)
+    return "平衡" if abs(d) <= float(c.check.tolerance) else f"不平衡：相差{d:.2f}万元"

@@ -16,7 +16,10 @@ from typing import Any
 
 from toolkit.errors import JixiaoError
 from toolkit.forms.fields import SHEET_SCORING, STATIC_FIELDS, Field
+from toolkit.rules import strict
 from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param_num
+from toolkit.rules.checks import parse_checks, parse_qualitative
+from toolkit.rules.extends import ExtendsError, resolve_extends
 from toolkit.rules.model import Grade, Node, Scheme
 from toolkit.rules.yaml_safe import (
     MAX_SCHEME_BYTES,
@@ -73,7 +76,7 @@ def _load_cached(path: str, mtime_ns: int, ref: str) -> Scheme:
         text = decode(data)
     except YamlRefused as e:
         raise SchemeError(source, [at_line(e.line, e.msg)]) from None
-    return dataclasses.replace(parse_scheme(text, source=source), ref=ref)
+    return dataclasses.replace(parse_scheme(text, source=source, base=Path(path).parent), ref=ref)
 
 
 def load_scheme(name_or_path: str) -> Scheme:
@@ -89,10 +92,24 @@ def load_scheme(name_or_path: str) -> Scheme:
     return _load_cached(str(p.resolve()), p.stat().st_mtime_ns, ref)
 
 
-def parse_scheme(text: str, source: str = "<scheme>") -> Scheme:
-    """Parse and validate scheme text; every problem is a SchemeError in Chinese, never a traceback."""
+def parent_path(name: str, base: Path) -> Path:
+    """``extends:`` → the parent's file: a built-in id, or a .yaml path relative to the extending file."""
+    p = builtin_dir() / f"{name}.yaml"
+    if "/" not in name and "\\" not in name and p.exists():
+        return p
+    q = base / name
+    if q.suffix.lower() in (".yaml", ".yml") and q.is_file():
+        return q
+    raise KeyError(name)
+
+
+def parse_scheme(text: str, source: str = "<scheme>", base: Path | None = None) -> Scheme:
+    """Parse and validate scheme text; every problem is a SchemeError in Chinese, never a traceback.
+
+    ``base``: the folder an ``extends:`` path is relative to (the scheme file's; default the working folder).
+    """
     try:
-        return _parse_scheme(text, source)
+        return _parse_scheme(text, source, base or Path.cwd())
     except SchemeError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError, ArithmeticError, RecursionError):
@@ -101,7 +118,7 @@ def parse_scheme(text: str, source: str = "<scheme>") -> Scheme:
                                    "请复制内置方案（jixiao schemes 可列出）后只修改分值和文字"]) from None
 
 
-def _parse_scheme(text: str, source: str) -> Scheme:
+def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     if len(text) > MAX_SCHEME_BYTES:
         raise SchemeError(source, [f"内容超过 {MAX_SCHEME_BYTES // 1_000_000} MB，不像方案文件（内置方案约 20 KB）"])
     try:
@@ -112,10 +129,15 @@ def _parse_scheme(text: str, source: str) -> Scheme:
     if not isinstance(raw, Mapping):
         raise SchemeError(source, ["第1行：文件内容必须是以“id:”“title:”“indicators:”等开头的映射，"
                                    "请复制一个内置方案再修改"])
+    try:
+        raw = resolve_extends(raw, base, parent_path)
+    except ExtendsError as e:
+        raise SchemeError(source, e.problems) from None
     for k in ("id", "title", "indicators", "grades"):
         if k not in raw:
             problems.append(f"缺少顶层字段 {k}")
-    if problems:
+    problems.extend(strict.unknown_keys(raw, strict.TOP_KEYS, "顶层", "方案文件"))
+    if problems and any(k not in raw for k in ("id", "title", "indicators", "grades")):
         raise SchemeError(source, problems)
 
     try:
@@ -130,6 +152,7 @@ def _parse_scheme(text: str, source: str) -> Scheme:
         if not isinstance(inp, Mapping) or "key" not in inp or "label" not in inp:
             problems.append(f"inputs 第{i}项（{line_of(inp)}）需要 key 和 label")
             continue
+        problems.extend(strict.unknown_keys(inp, strict.INPUT_KEYS, f"inputs 第{i}项", "输入项"))
         named.append(Field(
             key=str(inp["key"]), label=str(inp["label"]), sheet=SHEET_SCORING,
             kind=inp.get("kind", "text"), choices=tuple(str(c) for c in inp["choices"] if not isinstance(c, (list, Mapping))) if isinstance(inp.get("choices"), list) else (),
@@ -165,6 +188,7 @@ def _parse_scheme(text: str, source: str) -> Scheme:
         nid = str(rn.get("id", ""))
         name = str(rn.get("name", ""))
         where = f"指标 {nid or name or '?'}（{line_of(rn)}）"
+        problems.extend(strict.unknown_keys(rn, strict.NODE_KEYS, f"指标 {nid or name or '?'}", "指标"))
         if not nid:
             problems.append(f"{where}：缺少 id")
         elif not nid.isidentifier() or not nid.isascii():
@@ -215,6 +239,8 @@ def _parse_scheme(text: str, source: str) -> Scheme:
         if not isinstance(wording, Mapping):
             problems.append(f"{where}：wording 必须是映射")
             wording = {}
+        problems.extend(strict.check_wording(wording, f"指标 {nid or name or '?'}", strict.rule_cases(rn.get("rule")),
+                                             frozenset(known)))
         judgement = bool(rule and is_judgement(rule))
         return Node(id=nid, name=name, points=points, level=level, path=mypath, children=tuple(children),
                     rule=rule, wording=wording, judgement=judgement)
@@ -226,6 +252,7 @@ def _parse_scheme(text: str, source: str) -> Scheme:
 
     grades: list[Grade] = []
     for g in _top_list(raw, "grades", problems):
+        problems.extend(strict.unknown_keys(g, strict.GRADE_KEYS, "grades", "等级"))
         try:
             grades.append(Grade(str(g["name"]), param_num(g["min"])))
         except (KeyError, TypeError, ValueError):
@@ -238,17 +265,20 @@ def _parse_scheme(text: str, source: str) -> Scheme:
     if len({g.min for g in grades}) != len(grades):
         problems.append("grades 中有下限相同的等级")
 
+    report = raw.get("report") or {}
+    if not isinstance(report, Mapping):
+        problems.append(f"{line_of(raw, 'report')}：report 必须是映射（report: 下缩进书写各项文字）")
+    problems.extend(strict.check_report(report, frozenset(known)))
+    checks = parse_checks(raw, known, problems)
+    qualitative = parse_qualitative(raw, problems)
     if problems:
         raise SchemeError(source, problems)
 
     nodes = [n for lv in levels for n in lv.walk()]
     input_fields = tuple(derived_fields(nodes, named))
-    report = raw.get("report") or {}
-    if not isinstance(report, Mapping):
-        raise SchemeError(source, [f"{line_of(raw, 'report')}：report 必须是映射（report: 下缩进书写各项文字）"])
     return Scheme(id=str(raw["id"]), title=str(raw["title"]), total=total, grades=tuple(grades),
                   levels=levels, input_fields=input_fields, report=report, source=source,
-                  indicator_groups=groups)
+                  indicator_groups=groups, checks=checks, qualitative=qualitative)
 
 
 def _top_list(raw: Mapping[str, Any], key: str, problems: list[str]) -> list[Any]:

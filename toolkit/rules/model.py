@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from toolkit.forms.fields import Field
+from toolkit.rules.checks import DEFAULT_CHECKS, Check
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Scheme:
     indicator_groups: Mapping[str, Decimal] = field(default_factory=dict)  # level1 group → points
     adjustments: tuple[Adjustment, ...] = ()  # bonus / penalty after the 100 points
     total_cap: Decimal = Decimal(100)  # the total after adjustments is clamped to [0, total_cap]
+    checks: tuple[Check, ...] = DEFAULT_CHECKS  # cross-field checks (spec 08.3); default: the budget identity
+    qualitative: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # 定性 tier → accepted words
 
     def nodes(self) -> Iterator[Node]:
         for lv in self.levels:
