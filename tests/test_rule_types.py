@@ -267,7 +267,6 @@ def test_adjustment_errors_name_the_item_and_line(top, said):
     assert any(said in p for p in problems), problems
 
 
-@pytest.mark.skip(reason="for the lead: needs the loader to call parse_adjustments / parse_total_cap")
 def test_adjustments_end_to_end_from_a_scheme_file():
     scheme = one_leaf("{type: lookup, input: new_building, table: {无: 5, 有: 0}}", top=PENALTY)
     assert scheme.adjustments and scheme.adjustments[0].node.id == "audit"

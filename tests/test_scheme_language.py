@@ -228,8 +228,8 @@ from toolkit.rules.checks import (  # noqa: E402
     Check,
     parse_checks,
     parse_qualitative,
-    unread_conditional,
 )
+from toolkit.rules.inputs import unread_conditional  # noqa: E402
 from toolkit.rules.yaml_safe import read_yaml  # noqa: E402
 
 KNOWN = ("a", "b", "c")
@@ -368,7 +368,6 @@ def test_conditional_group_no_indicator_reads_is_not_required() -> None:
     assert unread_conditional(fields, load_scheme("jianghua-2023").inputs) == frozenset()
 
 
-@pytest.mark.xfail(strict=True, reason="needs rules/inputs.all_fields to drop unread_conditional (other helper's file)")
 def test_mof_unit_without_building_answers_is_not_asked_for_them(tmp_path: Path) -> None:
     for scheme, asked in (("mof-2020", False), ("jianghua-2023", True)):
         c = validate.check_file(B.build(tmp_path / f"{scheme}.xlsx", {"new_building": None}, scheme=scheme),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import QUAL_TIERS, Field
+from toolkit.forms.fields import QUAL_TIERS
 from toolkit.rules.expr import Expr, display
 from toolkit.rules.strict import CHECK_KEYS, unknown_keys
 from toolkit.rules.yaml_safe import NotAList, as_list, line_of
@@ -182,14 +182,3 @@ def parse_qualitative(raw: Mapping[str, Any], problems: list[str]) -> Mapping[st
                 problems.append(f"{where}：“{w}”同时出现在“{owner[w]}”和“{tier}”中，只能属于一档")
             owner.setdefault(w, tier)
     return out
-
-
-# ---------------------------------------------------------------- fields no indicator reads (spec 08.1)
-def unread_conditional(fields: Iterable[Field], used: frozenset[str]) -> frozenset[str]:
-    """Keys of conditional groups no indicator reads (spec 08.1): a flag (new_building) and the fields it
-    makes required (building_*) are not required when the scheme reads none of them."""
-    groups: dict[str, set[str]] = {}
-    for f in fields:
-        if f.required_when:
-            groups.setdefault(f.required_when[0], {f.required_when[0]}).add(f.key)
-    return frozenset(k for keys in groups.values() if not keys & used for k in keys)

@@ -4,6 +4,7 @@ template's *, the hints and the validator)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -18,12 +19,26 @@ def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
 
 
 def all_fields(scheme: Scheme) -> tuple[Field, ...]:
-    """Every field of the workbook for ``scheme``; an input the scheme's rules always read is required."""
+    """Every field of the workbook for ``scheme``: an input the scheme's rules always read is
+    required; a conditional group no rule reads (new_building and building_*) is not (spec 08.1)."""
     always = rule_inputs(scheme)[0]
+    unread = unread_conditional(STATIC_FIELDS, scheme.inputs)
     return tuple(
-        replace(f, required=True)
+        replace(f, required=False, required_when=None) if f.key in unread
+        else replace(f, required=True)
         if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f
         for f in STATIC_FIELDS + scheme_fields(scheme))
+
+
+def unread_conditional(fields: Iterable[Field], used: frozenset[str]) -> frozenset[str]:
+    """Keys of conditional groups no indicator reads (spec 08.1): a flag (new_building) and the fields it
+    makes required (building_*) are not required when the scheme reads none of them."""
+    groups: dict[str, set[str]] = {}
+    for f in fields:
+        if f.required_when:
+            groups.setdefault(f.required_when[0], {f.required_when[0]}).add(f.key)
+    return frozenset(k for keys in groups.values() if not keys & used for k in keys)
+
 
 
 def rule_inputs(scheme: Scheme) -> tuple[

@@ -21,6 +21,7 @@ from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param
 from toolkit.rules.checks import parse_checks, parse_qualitative
 from toolkit.rules.extends import ExtendsError, resolve_extends
 from toolkit.rules.model import Grade, Node, Scheme
+from toolkit.rules.types.adjust import parse_adjustments, parse_total_cap
 from toolkit.rules.yaml_safe import (
     MAX_SCHEME_BYTES,
     NotAList,
@@ -271,14 +272,17 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     problems.extend(strict.check_report(report, frozenset(known)))
     checks = parse_checks(raw, known, problems)
     qualitative = parse_qualitative(raw, problems)
+    adjustments = parse_adjustments(raw, problems, known, set(seen))
+    total_cap = parse_total_cap(raw, problems)
     if problems:
         raise SchemeError(source, problems)
 
-    nodes = [n for lv in levels for n in lv.walk()]
+    nodes = [n for lv in levels for n in lv.walk()] + [a.node for a in adjustments]
     input_fields = tuple(derived_fields(nodes, named))
     return Scheme(id=str(raw["id"]), title=str(raw["title"]), total=total, grades=tuple(grades),
                   levels=levels, input_fields=input_fields, report=report, source=source,
-                  indicator_groups=groups, checks=checks, qualitative=qualitative)
+                  indicator_groups=groups, checks=checks, qualitative=qualitative,
+                  adjustments=adjustments, total_cap=total_cap)
 
 
 def _top_list(raw: Mapping[str, Any], key: str, problems: list[str]) -> list[Any]:

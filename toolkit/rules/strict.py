@@ -15,7 +15,7 @@ from typing import Any
 from toolkit.rules.yaml_safe import line_of
 
 TOP_KEYS = frozenset({"id", "title", "total", "grades", "inputs", "indicators", "report",
-                      "extends", "indicators_remove", "checks", "qualitative"})
+                      "extends", "indicators_remove", "checks", "qualitative", "adjustments", "total_cap"})
 NODE_KEYS = frozenset({"id", "name", "points", "children", "rule", "wording"})
 GRADE_KEYS = frozenset({"name", "min"})
 INPUT_KEYS = frozenset({"key", "label", "kind", "choices", "note", "indicator", "min", "max"})
