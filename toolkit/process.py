@@ -141,6 +141,12 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
             indicators=tuple(IndicatorResult(leaf.id, tuple(leaf.path), float(leaf.points),
                                              json_number(leaf.value), float(leaf.score))
                              for leaf in card.leaves()))
+        adjustments = getattr(card, "adjustments", ())
+        if adjustments:  # a scheme with bonus/penalty items: the total before them and each item
+            unit = dataclasses.replace(unit, extra={**unit.extra, "base_total": json_number(card.base),
+                                                    "adjustments": [
+                {"id": a.id, "name": a.name, "kind": a.facts.get("kind"), "points": float(a.points),
+                 "score": float(a.score)} for a in adjustments]})
     if out is None:
         return UnitOutcome(unit, record)
     if scored and card is not None and sub is not None:

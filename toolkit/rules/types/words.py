@@ -6,7 +6,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
-from toolkit.rules.expr import Expr
+from toolkit.rules.expr import IF, Expr
 from toolkit.text.numbers import exact, pct
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
@@ -14,6 +14,8 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 _PREC = {"Add": 1, "Sub": 1, "Mult": 2, "Div": 2}
 _OPS = {"Add": " + ", "Sub": " − ", "Mult": " × ", "Div": " ÷ "}
+_CMP = {"Lt": "小于", "LtE": "不大于", "Gt": "大于", "GtE": "不小于", "Eq": "等于", "NotEq": "不等于"}
+_FUNCS = {"max": "较大值", "min": "较小值"}
 
 
 def expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
@@ -22,6 +24,8 @@ def expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
             return labels.get(n.id, n.id), 3
         if isinstance(n, ast.Constant):
             return (exact(n.value) if isinstance(n.value, (int, float)) else str(n.value)), 3
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            return f"并非{go(n.operand)[0]}", 0
         if isinstance(n, ast.UnaryOp):
             s, p = go(n.operand)
             return ("−" if isinstance(n.op, ast.USub) else "") + (s if p >= 2 else f"（{s}）"), 2
@@ -35,8 +39,31 @@ def expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
             if rp < prec or (rp == prec and op in ("Sub", "Div")):
                 rs = f"（{rs}）"
             return ls + _OPS[op] + rs, prec
+        if isinstance(n, ast.Compare):  # chains read pairwise: 0 < a <= 1 → 0小于a且a不大于1
+            parts, left = [], go(n.left)[0]
+            for cmp_op, right in zip(n.ops, n.comparators, strict=True):
+                r = go(right)[0]
+                parts.append(f"{left}{_CMP[type(cmp_op).__name__]}{r}")
+                left = r
+            return "且".join(parts), 0
+        if isinstance(n, ast.BoolOp):
+            joiner = "且" if isinstance(n.op, ast.And) else "或"
+            return joiner.join(go(v)[0] for v in n.values), 0
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-            return n.func.id.upper() + "（" + "，".join(go(a)[0] for a in n.args) + "）", 3
+            parsed = [go(a) for a in n.args]
+            args = [t for t, _ in parsed]
+            name = n.func.id
+            if name == IF and len(args) == 3:  # if(c, a, b)
+                return f"{args[0]}时为{args[1]}，否则为{args[2]}", 0
+            if name == "round" and args:
+                places = args[1] if len(args) > 1 else "0"
+                return f"{args[0]}（四舍五入保留{places}位小数）", 3
+            if name == "abs" and args:
+                inner = args[0] if parsed[0][1] >= 3 else f"（{args[0]}）"
+                return f"{inner}的绝对值", 3
+            if name in _FUNCS:
+                return "、".join(args) + "中的" + _FUNCS[name], 3
+            return name.upper() + "（" + "，".join(args) + "）", 3
         return ast.unparse(n), 3
 
     return go(expr.tree)[0]
