@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import textwrap
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,9 +27,10 @@ from typing import Any
 
 from toolkit.process import (
     STAGING_DIR,
+    RunRecord,
     UnitOutcome,
     crashed_unit,
-    process_file,
+    process_file_packed,
     sorted_problems,
 )
 from toolkit.results import UnitResult
@@ -140,22 +142,29 @@ def _crashed(rel: str, c: Crashed, detail: str | None = None) -> UnitOutcome:
     return UnitOutcome(crashed_unit(rel, f"处理进程异常退出（{why}）"))
 
 
+Packed = tuple[bytes, RunRecord, bool]  # process_file_packed's result: unit bytes, record, disk full
+
+
+def _pack(o: UnitOutcome) -> Packed:
+    return encode(o.unit), o.record, o.disk_full
+
+
 def _iter_outcomes(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, pool: Pool,
-                   progress: bool) -> Iterator[tuple[int, UnitOutcome]]:
-    """(file index, outcome) in completion order; every read happens in a worker process."""
+                   progress: bool) -> Iterator[tuple[int, Packed]]:
+    """(file index, packed outcome) in completion order; every read happens in a worker process."""
     bar = None
     if progress:
         from tqdm import tqdm  # lazy (toolkit/__init__.py)
 
         bar = tqdm(total=len(files), unit="份", desc="处理", leave=False, dynamic_ncols=True)
     try:
-        tasks = ((i, process_file, (str(p), rel, scheme_ref, str(out) if out else None, i))
+        tasks = ((i, process_file_packed, (str(p), rel, scheme_ref, str(out) if out else None, i))
                  for i, (p, rel) in enumerate(files))
         for i, result in pool.map(tasks):
             if isinstance(result, Crashed):
-                result = _crashed(files[i][1], result)
+                result = _pack(_crashed(files[i][1], result))
             elif isinstance(result, BaseException):  # process_file never raises; be safe anyway
-                result = _crashed(files[i][1], Crashed(None), f"{type(result).__name__}: {result}")
+                result = _pack(_crashed(files[i][1], Crashed(None), f"{type(result).__name__}: {result}"))
             yield i, result
             if bar:
                 bar.update()
@@ -171,12 +180,12 @@ def default_jobs() -> int:
 def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, pool: Pool,
              progress: bool) -> UnitStore:
     """Phase 1 into a UnitStore in file order, then the duplicate rule across all of them."""
-    encoded: list[bytes | None] = [None] * len(files)
-    for i, o in _iter_outcomes(files, scheme_ref, out, pool, progress):
-        if o.disk_full and out is not None:
+    encoded: list[tuple[bytes, RunRecord] | None] = [None] * len(files)
+    for i, (item, record, disk_full) in _iter_outcomes(files, scheme_ref, out, pool, progress):
+        if disk_full and out is not None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))  # run() → DiskFull
-        encoded[i] = encode(o.unit, o.record)
-    store = UnitStore.from_encoded(b for b in encoded if b is not None)
+        encoded[i] = (item, record)
+    store = UnitStore.from_encoded(e for e in encoded if e is not None)
     apply_duplicates(store)
     return store
 
@@ -188,6 +197,8 @@ def apply_duplicates(store: UnitStore) -> None:
     keys = [UnitKey(*rec.key) for rec in map(store.record, range(len(store))) if rec.key]
     dups = duplicates(keys)
     odd_years = year_outliers(keys)
+    if not dups and not odd_years:  # the usual case: no unit needs decoding
+        return
     for i in range(len(store)):
         u, rec = store.get(i)
         added = dups.get(u.file, []) + odd_years.get(u.file, [])
@@ -268,9 +279,13 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     outputs = Outputs(out, previous_outputs(out / RESULTS_FILE), overwrite=overwrite)
     ref = _scheme_ref(scheme)
+    # the main process only waits during phase 1: meanwhile it imports what phase 2 uses
+    warm = threading.Thread(target=_prepare_phase2, args=(scheme,), daemon=True)
+    warm.start()
     with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
         units = _collect(files, ref, out, pool, progress)
         _drop_duplicate_reports(units, out)
+    warm.join()
 
     _place(units, out, outputs)
     notices: list[str] = []
@@ -290,15 +305,28 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     return result
 
 
+def _prepare_phase2(scheme: Scheme | None) -> None:
+    """Phase 2's imports and (usually) its scheme, loaded while the workers run phase 1. Best effort:
+    phase 2 does the same again (cached) and reports any error itself."""
+    try:
+        from toolkit.write import summary  # noqa: F401  lazy (toolkit/__init__.py)
+
+        if scheme is None:
+            load_scheme(DEFAULT_SCHEME)
+    except Exception:  # noqa: S110  phase 2 meets the same error and reports it
+        pass
+
+
 def _drop_duplicate_reports(units: UnitStore, out: Path) -> None:
     """Units that became invalid in phase 2 (duplicates): their staged reports are dropped. They get
     no returned workbook: a duplicate is the officer's to resolve (spec 07), and any error a clerk
     must fix was already returned in phase 1. So phase 2 never reads a workbook again."""
     for i in range(len(units)):
-        u, rec = units.get(i)
-        if not u.ok and rec.staging and rec.staging.endswith(".docx"):
-            atomic.inside(out, rec.staging).unlink(missing_ok=True)
-            units.set(i, u, dataclasses.replace(rec, staging=None, report_name=None))
+        rec = units.record(i)
+        if not (rec.staging and rec.staging.endswith(".docx")) or units[i].ok:  # decoded only if staged
+            continue
+        atomic.inside(out, rec.staging).unlink(missing_ok=True)
+        units.set_record(i, dataclasses.replace(rec, staging=None, report_name=None))
 
 
 def _place(units: UnitStore, out: Path, outputs: Outputs) -> None:

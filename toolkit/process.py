@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import time
 import traceback
 from collections.abc import Iterable, Mapping
@@ -111,6 +112,15 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
         if os.environ.get("JIXIAO_DEBUG"):
             traceback.print_exc()
         return UnitOutcome(crashed_unit(rel, f"{type(e).__name__}: {e}"[:300]))
+
+
+def process_file_packed(path: str, rel: str, scheme_ref: str | None, out_dir: str | None,
+                        index: int) -> tuple[bytes, RunRecord, bool]:
+    """``process_file`` as the batch's workers run it: the unit is pickled once, here, into the bytes
+    the main process keeps (store.decode reads them), so it crosses the pipe as one bytes object and
+    the main process never decodes or re-encodes it in phase 1. Never raises."""
+    o = process_file(path, rel, scheme_ref, out_dir, index)
+    return pickle.dumps(o.unit, pickle.HIGHEST_PROTOCOL), o.record, o.disk_full
 
 
 def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:

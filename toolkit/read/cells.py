@@ -332,6 +332,20 @@ def read_sheet(source: IO[bytes], bounds: Bounds, styles: list[str], strings: li
     return out
 
 
+_REF_COL: dict[str, int] = {}
+
+
+def _ref_col(ref: str) -> int:
+    """"C10" → 3 (0 when not a cell reference); cached, bounded: refs repeat across workbooks."""
+    col = _REF_COL.get(ref)
+    if col is None:
+        m = _REF_RE.match(ref)
+        col = _col_number(m.group(1)) if m else 0
+        if len(_REF_COL) < 65536:
+            _REF_COL[ref] = col
+    return col
+
+
 def _row(el: Any, prev: int, bounds: Bounds, styles: list[str], strings: list[str], date1904: bool,
          out: SheetCells) -> int:
     """Keep one <row>'s cells; returns its row number (past max_row: nothing kept, out.beyond set)."""
@@ -340,6 +354,8 @@ def _row(el: Any, prev: int, bounds: Bounds, styles: list[str], strings: list[st
     if row > bounds.max_row:
         out.beyond = True
         return row
+    local, local_get = _local, _LOCAL.get
+    max_col, n_styles, cells = bounds.max_col, len(styles), out.cells
     last_ref, offset = "", 0  # a cell without r follows the previous one
     for c in el:
         ref = c.get("r")
@@ -347,27 +363,38 @@ def _row(el: Any, prev: int, bounds: Bounds, styles: list[str], strings: list[st
             last_ref, offset = ref, 0
         else:
             offset += 1
-        if not len(c) or _local(c.tag) != "c":  # <c r=".." s=".."/>: formatting only
+        if not len(c) or (local_get(c.tag) or local(c.tag)) != "c":  # <c r=".." s=".."/>: formatting only
             continue
         v: str | None = None
         inline: str | None = None
         for ch in c:
-            tag = _local(ch.tag)
+            tag = local_get(ch.tag) or local(ch.tag)
             if tag == "v":
                 v = ch.text or ""
             elif tag == "is":
                 inline = _text(ch)
         if v is None and not inline:
             continue
-        m = _REF_RE.match(last_ref)
-        col = (_col_number(m.group(1)) if m else 0) + offset
-        if col > bounds.max_col:
+        col = _ref_col(last_ref) + offset
+        if col > max_col:
             out.beyond = True
             continue
         s = c.get("s")
-        kind = styles[int(s)] if s and s.isdigit() and int(s) < len(styles) else "number"
-        val = _cell_value(c.get("t") or "n", v, inline, kind, strings, date1904)
+        kind = styles[int(s)] if s and s.isdigit() and int(s) < n_styles else "number"
+        t = c.get("t")
+        if (t is None or t == "n") and inline is None and kind == "number" and v:
+            try:  # the common case: a plain number (as _cell_value does it)
+                val: Any = float(v)
+            except ValueError:
+                val = _cell_value("n", v, inline, kind, strings, date1904)
+        elif t == "s" and v is not None and inline is None:
+            try:
+                val = strings[int(v)]
+            except (ValueError, IndexError):
+                val = None
+        else:
+            val = _cell_value(t or "n", v, inline, kind, strings, date1904)
         if val is not None and val != "":
-            out.cells[(row, col)] = val
+            cells[(row, col)] = val
             out.last_row = row
     return row
