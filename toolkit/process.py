@@ -22,6 +22,7 @@ from toolkit.problems import Problem, problem
 from toolkit.results import IndicatorResult, Status, UnitResult
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
+from toolkit.rules.types.adjust import AdjustedScorecard
 from toolkit.text.numbers import json_number
 from toolkit.write import atomic
 
@@ -151,12 +152,11 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
             indicators=tuple(IndicatorResult(leaf.id, tuple(leaf.path), float(leaf.points),
                                              json_number(leaf.value), float(leaf.score))
                              for leaf in card.leaves()))
-        adjustments = getattr(card, "adjustments", ())
-        if adjustments:  # a scheme with bonus/penalty items: the total before them and each item
+        if isinstance(card, AdjustedScorecard):  # bonus/penalty items: the total before them, each item
             unit = dataclasses.replace(unit, extra={**unit.extra, "base_total": json_number(card.base),
                                                     "adjustments": [
                 {"id": a.id, "name": a.name, "kind": a.facts.get("kind"), "points": float(a.points),
-                 "score": float(a.score)} for a in adjustments]})
+                 "score": float(a.score)} for a in card.adjustments]})
     if out is None:
         return UnitOutcome(unit, record)
     if scored and card is not None and sub is not None:

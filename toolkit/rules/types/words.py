@@ -15,7 +15,6 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _PREC = {"Add": 1, "Sub": 1, "Mult": 2, "Div": 2}
 _OPS = {"Add": " + ", "Sub": " − ", "Mult": " × ", "Div": " ÷ "}
 _CMP = {"Lt": "小于", "LtE": "不大于", "Gt": "大于", "GtE": "不小于", "Eq": "等于", "NotEq": "不等于"}
-_FUNCS = {"max": "较大值", "min": "较小值"}
 
 
 def expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
@@ -50,19 +49,13 @@ def expr_text(expr: Expr, labels: Mapping[str, str]) -> str:
             joiner = "且" if isinstance(n.op, ast.And) else "或"
             return joiner.join(go(v)[0] for v in n.values), 0
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-            parsed = [go(a) for a in n.args]
-            args = [t for t, _ in parsed]
+            args = [go(a)[0] for a in n.args]
             name = n.func.id
             if name == IF and len(args) == 3:  # if(c, a, b)
                 return f"{args[0]}时为{args[1]}，否则为{args[2]}", 0
             if name == "round" and args:
                 places = args[1] if len(args) > 1 else "0"
                 return f"{args[0]}（四舍五入保留{places}位小数）", 3
-            if name == "abs" and args:
-                inner = args[0] if parsed[0][1] >= 3 else f"（{args[0]}）"
-                return f"{inner}的绝对值", 3
-            if name in _FUNCS:
-                return "、".join(args) + "中的" + _FUNCS[name], 3
             return name.upper() + "（" + "，".join(args) + "）", 3
         return ast.unparse(n), 3
 
