@@ -1,6 +1,7 @@
 """``extends:`` — a scheme that inherits a built-in or another file and holds only what differs.
 
-The child's top-level keys replace the parent's; ``report:`` is merged key by key (nested);
+The child's top-level keys replace the parent's, except: ``report:`` is merged key by key (nested);
+``inputs:`` (by key), ``checks:``, ``adjustments:`` (by id) and ``grades:`` (by name) add or replace entries;
 ``indicators:`` entries override the parent's indicator with the same id (anywhere in the tree: only
 the keys given change, ``wording`` merged by key, ``children`` entries merged the same way) and
 entries with a new id are added; ``indicators_remove: [id, …]`` drops inherited indicators.
@@ -93,6 +94,8 @@ def merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> LineDict:
             out["indicators"] = tree
         elif k == "report" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = _deep(out[k], v)
+        elif k in _KEYED and isinstance(v, list) and isinstance(out.get(k), list):
+            out[k] = _by_key(out[k], v, _KEYED[k])
         else:
             out[k] = copy(v)
     if isinstance(child, LineDict):
@@ -110,6 +113,23 @@ def merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> LineDict:
                             f"“{rid}”的指标")
     if problems:
         raise ExtendsError(problems)
+    return out
+
+
+# Lists of named entries merge by their key: an entry with a new key is added, one with a known key
+# replaces the inherited one (so a county adds an input or a check without copying the others).
+_KEYED = {"inputs": "key", "checks": "id", "adjustments": "id", "grades": "name"}
+
+
+def _by_key(parent: list[Any], child: list[Any], key: str) -> list[Any]:
+    out = [copy(e) for e in parent]
+    index = {e.get(key): i for i, e in enumerate(out) if isinstance(e, Mapping)}
+    for e in child:
+        k = e.get(key) if isinstance(e, Mapping) else None
+        if k is not None and k in index:
+            out[index[k]] = copy(e)
+        else:
+            out.append(copy(e))
     return out
 
 
