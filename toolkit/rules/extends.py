@@ -1,7 +1,8 @@
 """``extends:`` — a scheme that inherits a built-in or another file and holds only what differs.
 
 The child's top-level keys replace the parent's, except: ``report:`` is merged key by key (nested);
-``inputs:`` (by key), ``checks:``, ``adjustments:`` (by id) and ``grades:`` (by name) add or replace entries;
+``inputs:`` (by key), ``checks:``, ``adjustments:`` (by id) and ``grades:`` (by name) add or replace entries
+(an empty list clears them, e.g. ``checks: []``);
 ``indicators:`` entries override the parent's indicator with the same id (anywhere in the tree: only
 the keys given change, ``wording`` merged by key, ``children`` entries merged the same way) and
 entries with a new id are added; ``indicators_remove: [id, …]`` drops inherited indicators.
@@ -94,7 +95,7 @@ def merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> LineDict:
             out["indicators"] = tree
         elif k == "report" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = _deep(out[k], v)
-        elif k in _KEYED and isinstance(v, list) and isinstance(out.get(k), list):
+        elif k in _KEYED and v and isinstance(v, list) and isinstance(out.get(k), list):  # [] clears
             out[k] = _by_key(out[k], v, _KEYED[k])
         else:
             out[k] = copy(v)
