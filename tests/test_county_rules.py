@@ -80,3 +80,11 @@ def test_the_clerk_is_told_each_rule_in_the_template(county_run: tuple[Path, Pat
     assert "加分项，最多加2分" in help_text and "最高100分" in help_text
     names = set(wb.defined_names.keys()) if hasattr(wb.defined_names, "keys") else {n.name for n in wb.defined_names.definedName}
     assert {"unbudgeted_projects", "award", "ded_regulation", "ded_approval", "ded_misuse"} <= names
+
+
+def test_results_with_adjustments_satisfy_the_schema(county_run: tuple[Path, Path, dict]) -> None:
+    import jsonschema
+
+    _, out, _ = county_run
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "results.schema.json").read_text("utf-8"))
+    jsonschema.validate(json.loads((out / "results.json").read_text("utf-8")), schema)
