@@ -30,3 +30,18 @@ def test_plain_pytest_finds_the_tests_package() -> None:
     # `pytest` (not `python -m pytest`) must import `tests.*` helpers: pythonpath is set in pyproject.
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^pythonpath\s*=\s*\["\."\]', text, re.M)
+
+
+def test_the_readme_scheme_example_loads_and_differs_as_it_says(tmp_path) -> None:
+    from toolkit.rules.loader import load_scheme
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## 评分方案是数据.*?```yaml\n(.*?)```", text, re.S)
+    assert block, "README has no scheme example"
+    path = tmp_path / "本县方案.yaml"
+    path.write_text(block.group(1), encoding="utf-8")
+    s = load_scheme(str(path))
+    leaves = {n.id: n for n in s.leaves()}
+    assert s.id == "mouxian-2024" and "building_invest" not in leaves
+    assert leaves["staff_control"].points == 4 and leaves["disclosure"].rule.type == "per_item"
+    assert [a.node.id for a in s.adjustments] == ["award"]
