@@ -213,6 +213,15 @@ def test_adjusted_target_read(tmp_path):
     assert "target_adjusted" not in rows[0].values
 
 
+def test_option_column_on_a_group_without_the_option(tmp_path):
+    """效益指标's indicator_table has no options: a 得分系数 there is said (warning), not scored."""
+    c = opt_check(tmp_path, r5={"coefficient": "50%", "deviation_note": "x"}, r6={"target_adjusted": 100})
+    assert c.status == "ok"
+    ps = [p for p in c.problems if p.code == "option_unused"]
+    assert [p.cell for p in ps] == ["L8", "G9"] and all(p.severity == "warning" for p in ps)
+    assert "效益指标" in ps[0].message
+
+
 def test_workbook_without_the_option_columns_still_reads(tmp_path):
     """An options scheme's workbook filled on the plain template: no column problem, MOF scoring."""
     c = check(tmp_path, scheme="jianghua-2023")

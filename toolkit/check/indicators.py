@@ -28,7 +28,7 @@ from toolkit.read.normalize import (
 )
 from toolkit.read.workbook import RawTable
 from toolkit.rules.checks import DEFAULT_QUALITATIVE
-from toolkit.rules.types.table import perf_table
+from toolkit.rules.types.table import group_options, perf_table
 from toolkit.text.address import col_letter, col_number
 
 QUAL_TIERS = F.QUAL_TIERS
@@ -172,6 +172,7 @@ class IndicatorRow:
                     self.problem("self_score_not_qualitative", "self_score")
         if "coefficient" in self.cells:
             self.coefficient()
+        self.unused_options()
         return TableRow(index=self.index, values=out, cells=self.cells, raw=dict(vals))
 
     def qualitative(self) -> None:
@@ -271,6 +272,16 @@ class IndicatorRow:
         self.out["coefficient"] = c
         if not self.out.get("deviation_note"):
             self.problem("coefficient_note", "deviation_note", coefficient=f"{as_typed(c * 100)}%")
+
+    def unused_options(self) -> None:
+        """A 得分系数 / 调整后指标值 on a row whose group's indicator_table does not use it: said, not scored."""
+        group = self.out.get("level1")
+        opts = group_options(self.v.scheme).get(str(group)) if group else None
+        if opts is None:
+            return
+        for key, on in (("coefficient", opts.coefficient), ("target_adjusted", opts.adjusted_target)):
+            if self.out.get(key) is not None and not on:
+                self.problem("option_unused", key, group=group)
 
     def adjusted(self, unit: Any, other: Decimal | None) -> None:
         """调整后指标值 of a numeric row: read like 年度指标值's number (a % row takes 0.95 as 95%)."""

@@ -53,6 +53,12 @@ def table_options(scheme: Scheme) -> frozenset[str]:
     return frozenset(on)
 
 
+def group_options(scheme: Scheme) -> dict[str, RowOptions]:
+    """一级指标 group → the options of its indicator_table."""
+    return {str(n.rule.params["group"]): row_options(n.rule) for n in scheme.nodes()
+            if n.rule is not None and n.rule.type == IndicatorTable.name}
+
+
 def perf_table(scheme: Scheme) -> Table:
     """The perf_indicators table of ``scheme``'s template: one source for the template, reader and validator."""
     return perf_indicators_table(table_options(scheme))
