@@ -166,6 +166,16 @@ def test_template_gains_columns_only_with_the_options(tmp_path):
     assert "得分系数" in hint and "调整后指标值" in hint and "150%" in hint and "10%" in hint
 
 
+def test_rule_description_names_the_options():
+    from toolkit.forms.describe import describe_rule
+
+    s = options_scheme()
+    text = describe_rule(s, s.node("outputs"))
+    assert "调整后指标值" in text and "分值×得分系数" in text and "超过指标值150%" in text and "扣该行分值的10%" in text
+    plain = load_scheme("jianghua-2023")
+    assert "得分系数" not in describe_rule(plain, plain.node("outputs"))
+
+
 def test_cell_address_of_option_columns():
     s = options_scheme()
     assert cell_address(s, "perf_indicators:1:target_adjusted") == (F.SHEET_INDICATORS, "G4")

@@ -218,5 +218,12 @@ class IndicatorTable(RuleType):
         return out
 
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
+        o = row_options(rule)
+        extra = "".join((
+            "填写调整后指标值的行按调整后的值计分；" if o.adjusted_target else "",
+            "填写得分系数的行得分为分值×得分系数；" if o.coefficient else "",
+            (f"≥类完成值超过指标值{exact(o.over_above * 100)}%的，每再超过50个百分点扣该行分值的"
+             f"{exact(o.over_share * 100)}%；") if o.over_above is not None else "",
+        ))
         return (f"按《绩效指标》表中一级指标为“{rule.params['group']}”的各行计分（计分方法见该表说明），"
-                f"各行分值合计应为{exact(node.points)}分。")
+                f"{extra}各行分值合计应为{exact(node.points)}分。")
