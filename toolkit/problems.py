@@ -187,6 +187,12 @@ CATALOGUE: dict[str, Entry] = {
                            "请在该单元格说明扣分原因及改进措施"),
     "overachieved": Entry("warning", "“{label}”实际完成值 {actual} 超过年度指标值 {target} 的150%，指标值设定可能偏低",
                           "请核实完成值；如无误，下年度请合理提高指标值"),
+    "coefficient_range": Entry("error", "“{label}”为 {value}%，得分系数应在 0～100% 之间",
+                               "请填写 0～100% 的系数，如 0.9、90 或 90%"),
+    "coefficient_note": Entry("error", "“{label}”未填写：本行填写了得分系数 {coefficient}，须说明理由",
+                              "请在该单元格说明按得分系数计分的原因及改进措施"),
+    "option_unused": Entry("warning", "“{label}”已填写，但本方案“{group}”各行不使用此列，本行仍按常规方法计分",
+                           "请核对该行的一级指标；如无误，可清空该单元格"),
     "duplicate_unit": Entry("error", "与文件“{other}”是同一单位同一年度（{unit}，{year}年）的填报表，重复报送",
                             "请删除过期的一份后重新运行"),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -21,11 +22,14 @@ from toolkit.read.normalize import (
     parse_direction,
     parse_measure,
     parse_number,
+    parse_percent,
     parse_target,
     percent_points,
 )
 from toolkit.read.workbook import RawTable
 from toolkit.rules.checks import DEFAULT_QUALITATIVE
+from toolkit.rules.types.table import group_options, perf_table
+from toolkit.text.address import col_letter, col_number
 
 QUAL_TIERS = F.QUAL_TIERS
 
@@ -35,6 +39,7 @@ def indicator_rows(v: Checker) -> tuple[TableRow, ...]:
     t = v.raw.tables.get(F.PERF_INDICATORS.name)
     if t is None:
         return ()
+    t = with_option_columns(v, t)
     rows = tuple(IndicatorRow(v, t, index, excel_row, vals).read()
                  for index, excel_row, vals in t.nonblank_rows())
     groups = v.scheme.indicator_groups
@@ -54,15 +59,34 @@ def indicator_rows(v: Checker) -> tuple[TableRow, ...]:
     return rows
 
 
+def with_option_columns(v: Checker, t: RawTable) -> RawTable:
+    """The table with the scheme's option columns (得分系数, 调整后指标值) found by header on the header row.
+
+    The reader reads the columns every scheme has; a column an option adds is read here, from the
+    same header row, so a workbook without it (an older template, another scheme) still reads."""
+    extra = F.optional_columns(perf_table(v.scheme))
+    if not extra:
+        return t
+    first = min((col_number(c) for c in t.columns.values()), default=1)
+    last = max((col_number(c) for c in t.columns.values()), default=1) + len(extra) + 2
+    by_header = {"".join(str(h).split()): c for c in range(first, last + 1)
+                 if isinstance(h := v.raw.cell(t.sheet, t.header_row, c), str)}
+    cols = {c.key: n for c in extra if (n := by_header.get("".join(c.header.split()))) is not None}
+    if not cols:
+        return t
+    rows = tuple((r, {**vals, **{k: v.raw.cell(t.sheet, r, n) for k, n in cols.items()}}) for r, vals in t.rows)
+    return replace(t, columns={**t.columns, **{k: col_letter(n) for k, n in cols.items()}}, rows=rows)
+
+
 class IndicatorRow:
     """One non-blank perf_indicators row → TableRow with normalised values, problems on the Checker."""
 
-    COLS = {c.key: c for c in F.PERF_INDICATORS.columns}
+    COLS = {c.key: c for c in F.PERF_COLUMNS}
 
     def __init__(self, v: Checker, t: RawTable, index: int, excel_row: int, vals: dict[str, Any]):
         self.v, self.t, self.index, self.vals = v, t, index, vals
         self.cells = {k: t.address(excel_row, k) for k in t.columns}
-        self.out: dict[str, Value] = dict.fromkeys(self.COLS)
+        self.out: dict[str, Value] = dict.fromkeys(c.key for c in F.PERF_INDICATORS.columns)
 
     def label(self, key: str) -> str:
         name = clean_text(self.vals.get("name"), multiline=False)
@@ -146,6 +170,9 @@ class IndicatorRow:
                 out["self_score"] = score
                 if out["direction"] is not None and out["direction"] != "定性":
                     self.problem("self_score_not_qualitative", "self_score")
+        if "coefficient" in self.cells:
+            self.coefficient()
+        self.unused_options()
         return TableRow(index=self.index, values=out, cells=self.cells, raw=dict(vals))
 
     def qualitative(self) -> None:
@@ -223,6 +250,7 @@ class IndicatorRow:
             out["actual"] = actual
         if tmax is not None and tmax >= 0:
             out["target_max"] = tmax
+        self.adjusted(unit, actual if actual is not None else low)
         if not target_bad:
             self.require("target", low)
         if measured is not _BAD:
@@ -232,6 +260,43 @@ class IndicatorRow:
                 self.problem("required", "target_max", hint="区间指标的上限")
             if low is not None and tmax is not None and low > tmax:
                 self.problem("bad_interval", "target", low=as_typed(low), high=as_typed(tmax))
+
+    def coefficient(self) -> None:
+        """得分系数: a percent 0–100% (0.9, 90, 90%); given, the row needs a 偏差原因."""
+        c = self.attempt("coefficient", lambda: parse_percent(self.vals.get("coefficient")))
+        if c is None or c is _BAD:
+            return
+        if not 0 <= c <= 1:
+            self.problem("coefficient_range", "coefficient", value=as_typed(c * 100))
+            return
+        self.out["coefficient"] = c
+        if not self.out.get("deviation_note"):
+            self.problem("coefficient_note", "deviation_note", coefficient=f"{as_typed(c * 100)}%")
+
+    def unused_options(self) -> None:
+        """A 得分系数 / 调整后指标值 on a row whose group's indicator_table does not use it: said, not scored."""
+        group = self.out.get("level1")
+        opts = group_options(self.v.scheme).get(str(group)) if group else None
+        if opts is None:
+            return
+        for key, on in (("coefficient", opts.coefficient), ("target_adjusted", opts.adjusted_target)):
+            if self.out.get(key) is not None and not on:
+                self.problem("option_unused", key, group=group)
+
+    def adjusted(self, unit: Any, other: Decimal | None) -> None:
+        """调整后指标值 of a numeric row: read like 年度指标值's number (a % row takes 0.95 as 95%)."""
+        if "target_adjusted" not in self.cells:
+            return
+        m = self.attempt("target_adjusted", lambda: parse_measure(self.vals.get("target_adjusted")))
+        if m is _BAD or m[0] is None:
+            return
+        d = m[0]
+        if unit == "%" and not is_percent_unit(m[1]):
+            d = self.fraction("target_adjusted", d, other)
+        if d < 0:
+            self.problem("negative", "target_adjusted", value=as_typed(d))
+            return
+        self.out["target_adjusted"] = d
 
     def fraction(self, key: str, value: Decimal, other: Decimal | None) -> Decimal:
         read, changed = percent_points(value, other)

@@ -6,7 +6,7 @@ as the workbook's defined names. The 评分表 sheet's fields come from the sche
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from toolkit.problems import Problem
@@ -78,6 +78,8 @@ class Column:
     choices: tuple[str, ...] = ()
     width: float = 12
     note: str = ""
+    # The indicator_table option that adds this column (coefficient, adjusted_target); "" = always there.
+    option: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,27 +173,49 @@ LEVEL2_BY_LEVEL1: dict[str, tuple[str, ...]] = {
     "满意度指标": ("服务对象满意度",),
 }
 
+# Every perf_indicators column in sheet order; a column with an ``option`` is there only in the
+# template of a scheme whose indicator_table turns that option on (perf_indicators_table).
+PERF_COLUMNS: tuple[Column, ...] = (
+    Column("level1", "一级指标", kind="choice", required=True, width=11),
+    Column("level2", "二级指标", kind="choice", width=11),
+    Column("name", "三级指标", required=True, width=22),
+    Column("direction", "指标性质", kind="choice", required=True, choices=DIRECTIONS, width=9,
+           note="≥ / ≤ / = / 区间 / 定性"),
+    Column("target", "年度指标值", width=11, note="数字；区间填下限；定性填简短描述"),
+    Column("target_max", "指标值上限", width=10, note="仅“区间”填写"),
+    Column("target_adjusted", "调整后指标值", width=11, option="adjusted_target",
+           note="年中按程序调整了指标值的填写，按调整后的值计分；未调整的留空"),
+    Column("unit", "计量单位", width=9),
+    Column("actual", "实际完成值", width=11, note="数字；定性填 达成 / 部分达成 / 未达成"),
+    Column("points", "分值", kind="score", required=True, width=7),
+    Column("self_score", "自评得分", kind="score", width=8, note="仅定性指标可填"),
+    Column("coefficient", "得分系数", kind="percent", width=9, option="coefficient",
+           note="0～100%，如 0.9、90 或 90%；填写后本行得分 = 分值 × 得分系数，须填写偏差原因"),
+    Column("deviation_note", "偏差原因分析及改进措施", kind="longtext", width=30,
+           note="得分低于分值时必填"),
+)
+TABLE_OPTIONS = ("coefficient", "adjusted_target")  # the options that add a column
+
 PERF_INDICATORS = Table(
     name="perf_indicators",
     sheet=SHEET_INDICATORS,
     title="绩效指标",
     rows=30,
-    columns=(
-        Column("level1", "一级指标", kind="choice", required=True, width=11),
-        Column("level2", "二级指标", kind="choice", width=11),
-        Column("name", "三级指标", required=True, width=22),
-        Column("direction", "指标性质", kind="choice", required=True, choices=DIRECTIONS, width=9,
-               note="≥ / ≤ / = / 区间 / 定性"),
-        Column("target", "年度指标值", width=11, note="数字；区间填下限；定性填简短描述"),
-        Column("target_max", "指标值上限", width=10, note="仅“区间”填写"),
-        Column("unit", "计量单位", width=9),
-        Column("actual", "实际完成值", width=11, note="数字；定性填 达成 / 部分达成 / 未达成"),
-        Column("points", "分值", kind="score", required=True, width=7),
-        Column("self_score", "自评得分", kind="score", width=8, note="仅定性指标可填"),
-        Column("deviation_note", "偏差原因分析及改进措施", kind="longtext", width=30,
-               note="得分低于分值时必填"),
-    ),
+    columns=tuple(c for c in PERF_COLUMNS if not c.option),
 )
+
+
+def perf_indicators_table(options: frozenset[str] | set[str] = frozenset()) -> Table:
+    """The perf_indicators table with the columns the given indicator_table options add."""
+    if not options & set(TABLE_OPTIONS):
+        return PERF_INDICATORS
+    return replace(PERF_INDICATORS, columns=tuple(c for c in PERF_COLUMNS if not c.option or c.option in options))
+
+
+def optional_columns(table: Table) -> tuple[Column, ...]:
+    """The option columns of ``table`` (the base reader does not read them; check.indicators does)."""
+    return tuple(c for c in table.columns if c.option)
+
 
 PROBLEMS = Table(
     name="problems", sheet=SHEET_ANALYSIS, title="存在的问题", rows=10, min_rows=1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -18,6 +18,7 @@ from toolkit.forms.describe import CIRCLED, describe_rule
 from toolkit.forms.fields import Field
 from toolkit.rules import inputs
 from toolkit.rules.model import Node, Scheme
+from toolkit.rules.types.table import perf_table
 from toolkit.text import address as A1
 from toolkit.text.numbers import exact
 
@@ -69,6 +70,8 @@ class Layout:
     rows: Mapping[str, tuple[Item, ...]]  # sheet → items, item i on row FIRST_ROW + i (0-based)
     slots: Mapping[str, tuple[str, int, int, int]]  # key → (sheet, row, col, last col)
     tables: Mapping[str, tuple[str, int, int]]  # table name → (sheet, header row, first col)
+    # table name → the table as this scheme's template has it (perf_indicators gains option columns)
+    defs: Mapping[str, F.Table] = field(default_factory=dict)
 
 
 def layout_of(scheme: Scheme) -> Layout:
@@ -131,7 +134,8 @@ def make_layout(scheme: Scheme) -> Layout:
         F.PROBLEMS.name: (F.SHEET_ANALYSIS, analysis_end + 2, first),
         F.PLANS.name: (F.SHEET_ANALYSIS, analysis_end + 2, last),
     }
-    return Layout({k: tuple(v) for k, v in rows.items()}, slots, tables)
+    defs = {t.name: t for t in F.TABLES} | {F.PERF_INDICATORS.name: perf_table(scheme)}
+    return Layout({k: tuple(v) for k, v in rows.items()}, slots, tables, defs)
 
 
 def scoring_items(scheme: Scheme, eff: dict[str, Field]) -> list[Item]:
@@ -193,7 +197,7 @@ def resolve(lay: Layout, loc: str) -> list[tuple[str, int, int]]:
         return [(sheet, r, c)]
     m = LOC_RE.match(loc)
     if m and m.group(1) in lay.tables:
-        table = F.table_by_name(m.group(1))
+        table = lay.defs.get(m.group(1)) or F.table_by_name(m.group(1))
         sheet, hr, c0 = lay.tables[table.name]
         idx = int(m.group(2))
         if idx < 1:

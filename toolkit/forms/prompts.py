@@ -9,6 +9,7 @@ from typing import Any
 from toolkit.forms import fields as F
 from toolkit.forms.fields import Column, Field
 from toolkit.rules.model import Scheme
+from toolkit.rules.types.table import IndicatorTable, row_options
 from toolkit.text.numbers import exact
 
 # Default hint of each field kind.
@@ -134,3 +135,22 @@ def column_validation(scheme: Scheme, col: Column) -> dict[str, Any] | None:
     if col.key == "self_score":
         return validation("score", col.header, col.note, low=0)
     return validation(col.kind if col.choices else "text", col.header, col.note, choices=col.choices)
+
+
+def table_option_hint(scheme: Scheme) -> str:
+    """What the 绩效指标 sheet's hint adds for the scheme's indicator_table options ("" when none is on)."""
+    out: list[str] = []
+    for n in scheme.nodes():
+        if n.rule is None or n.rule.type != IndicatorTable.name:
+            continue
+        o = row_options(n.rule)
+        where = f"“{n.rule.params['group']}”"
+        if o.adjusted_target:
+            out.append(f"{where}各行年中按程序调整了指标值的，在“调整后指标值”填写，按调整后的值计分。")
+        if o.coefficient:
+            out.append(f"{where}各行填写了“得分系数”（0～100%，如 0.9、90 或 90%）的，得分 = 分值 × 得分系数，"
+                       "并须在偏差原因分析及改进措施中说明理由。")
+        if o.over_above is not None:
+            out.append(f"{where}中 ≥ 类指标完成值超过指标值的{exact(o.over_above * 100)}%的，视为指标值设定偏低，"
+                       f"每再超过50个百分点扣该行分值的{exact(o.over_share * 100)}%（按比例计算，扣完为止）。")
+    return "".join(out)

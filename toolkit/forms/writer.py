@@ -22,7 +22,7 @@ from toolkit.forms import help_sheets
 from toolkit.forms.computed import COMPUTED, cached_value, excel_n, is_number
 from toolkit.forms.fields import Field, Table
 from toolkit.forms.layout import FIRST_ROW, LOC_RE, TALL_FIELDS, WIDTHS, layout_of, resolve
-from toolkit.forms.prompts import column_validation, field_hint, field_label, validation
+from toolkit.forms.prompts import column_validation, field_hint, field_label, table_option_hint, validation
 from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, column_style, height, lines
 from toolkit.problems import Problem
 from toolkit.rules.model import Scheme
@@ -244,7 +244,7 @@ class Writer:
 
     # -- 绩效指标
     def indicators_sheet(self) -> None:
-        t = F.PERF_INDICATORS
+        t = self.lay.defs[F.PERF_INDICATORS.name]
         sheet, hr, c0 = self.lay.tables[t.name]
         ws = self.sheet(sheet, [c.width for c in t.columns])
         ws.set_landscape()
@@ -255,7 +255,7 @@ class Writer:
                 "计分方法：≥ 类完成值达到指标值得满分，未达到按 完成值÷指标值 计分；≤ 类不超过指标值得满分，超过按 "
                 "指标值÷完成值 计分；= 类按偏离程度计分；区间类在区间内得满分；定性类按档次自评（达成 80%～100%、"
                 "部分达成 60%～80%、未达成 0～60%，不填自评得分的分别按 100%、70%、30% 计）。"
-                "得分低于分值的须填写偏差原因分析及改进措施。")
+                "得分低于分值的须填写偏差原因分析及改进措施。") + table_option_hint(self.scheme)
         self.heading(ws, len(t.columns), f"{self.title_prefix()}绩效指标", hint)
         ws.set_row(1, height(hint, sum(c.width for c in t.columns)))
         ws.freeze_panes(hr + 1, 0)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import QUAL_TIERS
+from toolkit.forms.fields import QUAL_TIERS, TABLE_OPTIONS, Table, perf_indicators_table
 from toolkit.model import RowScore, TableRow
-from toolkit.rules.model import Node, Rule
+from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.base import ONE, ZERO, Ctx, Describe, Outcome, RuleType, clamp, register
 from toolkit.rules.types.params import ParamReader
 from toolkit.text.numbers import exact, round2, to_decimal
@@ -21,14 +22,71 @@ QUAL_RANGES: dict[str, tuple[Decimal, Decimal, bool, Decimal]] = {
 }
 assert tuple(QUAL_RANGES) == QUAL_TIERS
 OVERACHIEVED = Decimal("1.5")
+OVER_STEP = Decimal("0.5")  # over-achievement deductions are per 50 percentage points beyond `above`
 
 
-def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
-    """MOF rules for one perf_indicators row → (raw score before clamp, value, warnings codes)."""
+@dataclass(frozen=True)
+class RowOptions:
+    """The indicator_table options that change how a row scores (all off: the MOF rules as before)."""
+
+    coefficient: bool = False  # 得分系数 column: w × coefficient
+    adjusted_target: bool = False  # 调整后指标值 column: scored against it
+    over_above: Decimal | None = None  # overachievement.above as a fraction (1.5 = 150%)
+    over_share: Decimal = ZERO  # overachievement.deduct_share as a fraction of w per OVER_STEP
+
+
+NO_OPTIONS = RowOptions()
+
+
+def row_options(rule: Rule) -> RowOptions:
+    p = rule.params
+    return RowOptions(bool(p.get("coefficient")), bool(p.get("adjusted_target")), p.get("over_above"),
+                      p.get("over_share") or ZERO)
+
+
+def table_options(scheme: Scheme) -> frozenset[str]:
+    """The column options (coefficient, adjusted_target) any indicator_table of ``scheme`` turns on."""
+    on: set[str] = set()
+    for n in scheme.nodes():
+        if n.rule is not None and n.rule.type == IndicatorTable.name:
+            on.update(k for k in TABLE_OPTIONS if n.rule.params.get(k))
+    return frozenset(on)
+
+
+def group_options(scheme: Scheme) -> dict[str, RowOptions]:
+    """一级指标 group → the options of its indicator_table."""
+    return {str(n.rule.params["group"]): row_options(n.rule) for n in scheme.nodes()
+            if n.rule is not None and n.rule.type == IndicatorTable.name}
+
+
+def perf_table(scheme: Scheme) -> Table:
+    """The perf_indicators table of ``scheme``'s template: one source for the template, reader and validator."""
+    return perf_indicators_table(table_options(scheme))
+
+
+def over_deduction(actual: Decimal, target: Decimal, w: Decimal, opts: RowOptions) -> Decimal:
+    """Points taken from a ≥ row whose actual exceeds ``over_above`` of its target: ``over_share`` × w per
+    further 50 percentage points, in proportion (175% with above 150%, share 10%: 5% of w); 0 otherwise."""
+    if opts.over_above is None or target <= 0:
+        return ZERO
+    beyond = actual / target - opts.over_above
+    if beyond <= 0:
+        return ZERO
+    return w * opts.over_share * beyond / OVER_STEP
+
+
+def score_row(row: TableRow, opts: RowOptions = NO_OPTIONS) -> tuple[Decimal, Decimal | None, list[str]]:
+    """MOF rules for one perf_indicators row → (raw score before clamp, value, warnings codes).
+
+    With the options: a 得分系数 scores w × coefficient; a 调整后指标值 replaces 年度指标值; a ≥ row
+    beyond ``over_above`` loses over_deduction (floor 0 by the caller's clamp)."""
     v = row.values
     w = to_decimal(v.get("points")) or ZERO
     direction = v.get("direction")
     notes: list[str] = []
+    coefficient = to_decimal(v.get("coefficient")) if opts.coefficient else None
+    if coefficient is not None:
+        return w * coefficient, None, notes
     if direction == "定性":
         tier = str(v.get("actual") or "")
         rng = QUAL_RANGES.get(tier)
@@ -44,6 +102,9 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
             return ZERO, None, notes
         return s, None, notes
     a, t = to_decimal(v.get("actual")), to_decimal(v.get("target"))
+    adjusted = to_decimal(v.get("target_adjusted")) if opts.adjusted_target else None
+    if adjusted is not None:
+        t = adjusted
     if a is None or t is None:
         return ZERO, None, notes
     value = a / t if t != 0 else None
@@ -51,7 +112,10 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
         if t != 0 and a > t * OVERACHIEVED:
             notes.append("overachieved")
         if a >= t:
-            return w, value, notes
+            cut = over_deduction(a, t, w, opts)
+            if cut > 0:
+                notes.append("over_deducted")
+            return w - cut, value, notes
         return (w * a / t if t > 0 else ZERO), value, notes
     if direction == "≤":
         if a <= t:
@@ -79,7 +143,7 @@ def score_row(row: TableRow) -> tuple[Decimal, Decimal | None, list[str]]:
 @register
 class IndicatorTable(RuleType):
     name = "indicator_table"
-    keys = frozenset({"group"})
+    keys = frozenset({"group", "coefficient", "adjusted_target", "overachievement"})
     block = True
     example = {"type": "indicator_table", "group": "产出指标"}
 
@@ -88,18 +152,42 @@ class IndicatorTable(RuleType):
         g = raw.get("group")
         if not g:
             chk.err("indicator_table 需要 group（一级指标名称，如 产出指标）")
-        return {"group": str(g)}
+        out: dict[str, Any] = {"group": str(g)}
+        for key in TABLE_OPTIONS:
+            if key in raw:
+                if not isinstance(raw[key], bool):
+                    chk.err(f"参数 {key} 只能是 true 或 false")
+                elif raw[key]:
+                    out[key] = True
+        over = raw.get("overachievement")
+        if over is not None:
+            if not isinstance(over, Mapping):
+                chk.err("参数 overachievement 应写成 {above: 150, deduct_share: 10}")
+            else:
+                chk.known_keys(over, frozenset({"above", "deduct_share"}), "overachievement")
+                above, share = chk.pct(over, "above"), chk.pct(over, "deduct_share")
+                if above is not None and above < 1:
+                    chk.err("overachievement.above 是完成值占指标值的百分比，应不低于 100（如 150）")
+                elif share is not None and not ZERO < share <= 1:
+                    chk.err("overachievement.deduct_share 是每超 50 个百分点扣减分值的比例，应在 0～100 之间（如 10）")
+                elif above is not None and share is not None:
+                    out["over_above"], out["over_share"] = above, share
+        return out
 
     def score(self, ctx: Ctx, node: Node, rule: Rule, w: Decimal) -> Outcome:
         group = rule.params["group"]
+        opts = row_options(rule)
         rows: list[RowScore] = []
+        deducted: dict[int, Decimal] = {}  # row index → over-achievement points taken
         for row in ctx.sub.tables.get("perf_indicators", ()):
             if row.values.get("level1") != group:
                 continue
-            raw, value, notes = score_row(row)
+            raw, value, notes = score_row(row, opts)
             pts = to_decimal(row.values.get("points")) or ZERO
             s = round2(clamp(raw, pts))
             rows.append(RowScore(row=row, points=pts, score=s, value=value))
+            if "over_deducted" in notes:
+                deducted[row.index] = pts - s
             name = str(row.values.get("name") or "")
             if any(c in ctx.bad_cells for c in row.cells.values()):
                 continue  # validation already reported this row; its score problems would only echo it
@@ -120,8 +208,22 @@ class IndicatorTable(RuleType):
         total = sum((rs.score for rs in rows), ZERO)
         out = Outcome(total, None, {"case": "normal", "group": group})
         out.facts["rows"] = tuple(rows)
+        if opts.coefficient:
+            out.facts["coefficient"] = True
+        if opts.adjusted_target:
+            out.facts["adjusted_target"] = True
+        if deducted:
+            out.facts["over_deducted"] = deducted
+            out.facts["over_above"] = opts.over_above
         return out
 
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
+        o = row_options(rule)
+        extra = "".join((
+            "填写调整后指标值的行按调整后的值计分；" if o.adjusted_target else "",
+            "填写得分系数的行得分为分值×得分系数；" if o.coefficient else "",
+            (f"≥类完成值超过指标值{exact(o.over_above * 100)}%的，每再超过50个百分点扣该行分值的"
+             f"{exact(o.over_share * 100)}%；") if o.over_above is not None else "",
+        ))
         return (f"按《绩效指标》表中一级指标为“{rule.params['group']}”的各行计分（计分方法见该表说明），"
-                f"各行分值合计应为{exact(node.points)}分。")
+                f"{extra}各行分值合计应为{exact(node.points)}分。")

@@ -205,15 +205,42 @@ def adjustments_paragraph(card: AdjustedScorecard, report: Mapping[str, Any]) ->
                                 "base": points(card.base), "total": points(card.total)}))
 
 
-def indicator_target(row: RowScore, report: Mapping[str, Any]) -> str:
-    """年度指标值 of a perf_indicators row as written in the report and the table: ≥3000人次, 1-7天."""
+def indicator_target(row: RowScore, report: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> str:
+    """年度指标值 of a perf_indicators row as written in the report and the table: ≥3000人次, 1-7天.
+
+    With the adjusted_target option and a 调整后指标值: both (report key ``indicator_adjusted``)."""
     v = row.row.values
     d = str(v.get("direction") or "")
     tpl = (report.get("indicator_target") or {}).get(d, "{target}{unit}")
     target = v.get("target")
-    return fill(tpl, {"target": num(target) if isinstance(target, Decimal) else clean_text(target),
-                      "target_max": num(v.get("target_max")), "unit": clean_text(v.get("unit")),
-                      "name": clean_text(v.get("name"))})
+    vals = {"target": num(target) if isinstance(target, Decimal) else clean_text(target),
+            "target_max": num(v.get("target_max")), "unit": clean_text(v.get("unit")),
+            "name": clean_text(v.get("name"))}
+    text = fill(tpl, vals)
+    adjusted = v.get("target_adjusted")
+    if facts and facts.get("adjusted_target") and isinstance(adjusted, Decimal):
+        after = fill(tpl, {**vals, "target": num(adjusted)})
+        text = fill(report.get("indicator_adjusted") or "年度指标值{target_text}，调整后{adjusted_text}",
+                    {"target_text": text, "adjusted_text": after})
+    return text
+
+
+def indicator_basis(row: RowScore, report: Mapping[str, Any], facts: Mapping[str, Any] | None) -> str:
+    """How the options scored the row: "按得分系数85%计分" / "完成值超过指标值的150%…扣0.50分"; "" else."""
+    if not facts:
+        return ""
+    v = row.row.values
+    parts: list[str] = []
+    c = v.get("coefficient")
+    if facts.get("coefficient") and isinstance(c, Decimal):
+        parts.append(fill(report.get("indicator_coefficient") or "按得分系数{coefficient}计分",
+                          {"coefficient": pct(c, None)}))
+    cut = (facts.get("over_deducted") or {}).get(row.row.index)
+    if cut:
+        parts.append(fill(report.get("indicator_overachieved")
+                          or "完成值超过指标值的{above}，因指标值设定偏低扣{deduct}分",
+                          {"above": pct(facts.get("over_above"), None), "deduct": points(cut)}))
+    return "，".join(parts)
 
 
 def indicator_actual(row: RowScore) -> str:
@@ -226,13 +253,16 @@ def indicator_actual(row: RowScore) -> str:
     return clean_text(a)
 
 
-def indicator_line(n: int, row: RowScore, report: Mapping[str, Any]) -> str:
+def indicator_line(n: int, row: RowScore, report: Mapping[str, Any], facts: Mapping[str, Any] | None = None) -> str:
     v = row.row.values
     key = "indicator_line_qualitative" if v.get("direction") == "定性" else "indicator_line"
-    vals = {"n": str(n), "name": clean_text(v.get("name")), "target_text": indicator_target(row, report),
+    vals = {"n": str(n), "name": clean_text(v.get("name")), "target_text": indicator_target(row, report, facts),
             "target": clean_text(v.get("target")) if not isinstance(v.get("target"), Decimal) else num(v["target"]),
             "actual": indicator_actual(row), "score": points(row.score), "points": points(row.points)}
     line = fill(report.get(key) or report.get("indicator_line"), vals)
+    basis = indicator_basis(row, report, facts)
+    if basis:
+        line += f"（{basis}）"
     note = clean_text(v.get("deviation_note"))
     if row.score < row.points and note:
         line += fill(report.get("indicator_deviation"), {"note": _unterminate(note)})
@@ -364,7 +394,7 @@ class _Composer:
             if not ls.rows:
                 self.add("body", fill(self.r.get("no_indicators"), vals))
             for n, row in enumerate(ls.rows, start=1):
-                self.add("body", indicator_line(n, row, self.r))
+                self.add("body", indicator_line(n, row, self.r, ls.facts))
             return
         self.add("body", terminate(heading + leaf_sentence(leaf, ls, self.r, self.ctx)))
 

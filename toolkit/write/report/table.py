@@ -23,6 +23,7 @@ from toolkit.write.report.narrative import (
     execution_rate,
     fill,
     indicator_actual,
+    indicator_basis,
     indicator_target,
 )
 from toolkit.write.report.prose import clean_text
@@ -166,9 +167,11 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
                 # in the scheme (jianghua-2023: 产出及效率 → … → 产出指标 → row)
                 r1, r2 = ((l1, clean_text(v.get("level2"))) if l1 == clean_text(v.get("level1"))
                           else (l1, leaf.name))
-                lines.append((r1, r2, clean_text(v.get("name")), indicator_target(rs, report), indicator_actual(rs),
-                              points(rs.points), points(rs.score),
-                              clean_text(v.get("deviation_note")) if rs.score < rs.points else ""))
+                note = clean_text(v.get("deviation_note")) if rs.score < rs.points else ""
+                basis = indicator_basis(rs, report, leaf.facts)
+                lines.append((r1, r2, clean_text(v.get("name")), indicator_target(rs, report, leaf.facts),
+                              indicator_actual(rs), points(rs.points), points(rs.score),
+                              "；".join(x for x in (basis, note) if x)))
             continue
         target = str(node.wording.get("target") or rule_target(node.rule, leaf.facts.get("by")))
         note = clean_text(leaf.facts.get("note")) if leaf.score < leaf.points else ""
