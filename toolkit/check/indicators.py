@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -28,8 +27,7 @@ from toolkit.read.normalize import (
 )
 from toolkit.read.workbook import RawTable
 from toolkit.rules.checks import DEFAULT_QUALITATIVE
-from toolkit.rules.types.table import group_options, perf_table
-from toolkit.text.address import col_letter, col_number
+from toolkit.rules.types.table import group_options
 
 QUAL_TIERS = F.QUAL_TIERS
 
@@ -39,7 +37,6 @@ def indicator_rows(v: Checker) -> tuple[TableRow, ...]:
     t = v.raw.tables.get(F.PERF_INDICATORS.name)
     if t is None:
         return ()
-    t = with_option_columns(v, t)
     rows = tuple(IndicatorRow(v, t, index, excel_row, vals).read()
                  for index, excel_row, vals in t.nonblank_rows())
     groups = v.scheme.indicator_groups
@@ -57,25 +54,6 @@ def indicator_rows(v: Checker) -> tuple[TableRow, ...]:
                 v.add("indicator_points", cells=cells, field=t.name, group=group, total=as_typed(total),
                       points=as_typed(points))
     return rows
-
-
-def with_option_columns(v: Checker, t: RawTable) -> RawTable:
-    """The table with the scheme's option columns (得分系数, 调整后指标值) found by header on the header row.
-
-    The reader reads the columns every scheme has; a column an option adds is read here, from the
-    same header row, so a workbook without it (an older template, another scheme) still reads."""
-    extra = F.optional_columns(perf_table(v.scheme))
-    if not extra:
-        return t
-    first = min((col_number(c) for c in t.columns.values()), default=1)
-    last = max((col_number(c) for c in t.columns.values()), default=1) + len(extra) + 2
-    by_header = {"".join(str(h).split()): c for c in range(first, last + 1)
-                 if isinstance(h := v.raw.cell(t.sheet, t.header_row, c), str)}
-    cols = {c.key: n for c in extra if (n := by_header.get("".join(c.header.split()))) is not None}
-    if not cols:
-        return t
-    rows = tuple((r, {**vals, **{k: v.raw.cell(t.sheet, r, n) for k, n in cols.items()}}) for r, vals in t.rows)
-    return replace(t, columns={**t.columns, **{k: col_letter(n) for k, n in cols.items()}}, rows=rows)
 
 
 class IndicatorRow:

@@ -289,14 +289,18 @@ def _truncated(sheet: str, cells: RC.SheetCells, cols: dict[str, int], cap: int,
 
 
 def _match_columns(t: fields.Table, by_header: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+    """Column key → column number by header; the base columns not found. A column that only some
+    schemes add (得分系数, 调整后指标值: fields.PERF_COLUMNS with an ``option``) is read when its
+    header is there and is never missing."""
     cols: dict[str, int] = {}
     missing: list[str] = []
-    for c in t.columns:
+    optional = [c for c in fields.PERF_COLUMNS if c.option] if t.name == fields.PERF_INDICATORS.name else []
+    for c in (*t.columns, *optional):
         n = by_header.get(_header_key(c.header))
-        if n is None:
-            missing.append(c.key)
-        else:
+        if n is not None:
             cols[c.key] = n
+        elif not c.option:
+            missing.append(c.key)
     return cols, missing
 
 
