@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from toolkit.forms import fields  # noqa: E402
+from toolkit import fields  # noqa: E402
 from toolkit.forms.template import build_workbook_bytes, template_file_name  # noqa: E402
 from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme  # noqa: E402
 from toolkit.write import atomic  # noqa: E402

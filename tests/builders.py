@@ -24,8 +24,8 @@ from typing import Any
 import xlsxwriter
 
 from tests.helpers import load_seed, workbook_inputs
+from toolkit import fields as F
 from toolkit.check import validate
-from toolkit.forms import fields as F
 from toolkit.model import Submission
 from toolkit.problems import Problem
 from toolkit.read.clean import FormulaError

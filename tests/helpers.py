@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from toolkit.forms.fields import PERF_INDICATORS, STATIC_FIELDS
+from toolkit.fields import PERF_INDICATORS, STATIC_FIELDS
 from toolkit.model import Submission, TableRow
 
 ROOT = Path(__file__).resolve().parent.parent

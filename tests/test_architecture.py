@@ -1,7 +1,7 @@
 """The package's shape, proven from its imports: data flows one way.
 
 Layers, lowest first (a module may import its own layer and lower ones only):
-text · problems · model → forms.fields → rules → read → check → forms writers · write → deliver →
+text · problems · model → fields → rules → read → check → forms writers · write → deliver →
 results · workers · batch → cli. A writer never imports a reader; only cli.py knows click; no module
 grows past 500 lines.
 """
@@ -21,7 +21,7 @@ LAYERS: list[tuple[int, str]] = [
     (0, "toolkit.text"), (0, "toolkit.errors"),
     (1, "toolkit.problems"),
     (2, "toolkit.model"), (2, "toolkit.results"),
-    (3, "toolkit.forms.fields"),
+    (3, "toolkit.fields"),
     (4, "toolkit.rules"),
     (5, "toolkit.read"),
     (6, "toolkit.check"),

@@ -21,12 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 from tests import builders as B
+from toolkit import fields as F
 from toolkit.check import validate
 from toolkit.cli import main
 from toolkit.deliver import mail
-from toolkit.forms import fields as F
+from toolkit.fields import problem_sort_key
 from toolkit.forms import returned
-from toolkit.forms.fields import problem_sort_key
 from toolkit.forms.layout import cell_address
 from toolkit.forms.template import build_workbook_bytes
 from toolkit.problems import CATALOGUE, Problem, problem

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests import builders as B
+from toolkit import fields as F
 from toolkit.check import duplicates, validate
-from toolkit.forms import fields as F
 
 
 def test_duplicates(tmp_path):

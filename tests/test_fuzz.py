@@ -23,8 +23,8 @@ from xml.sax.saxutils import escape
 import pytest
 
 from tests.builders import build, defined_names, sheet_part
+from toolkit import fields as F
 from toolkit.check import validate
-from toolkit.forms import fields as F
 from toolkit.rules import inputs, scoring
 from toolkit.rules.loader import load_scheme
 

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 import pytest
 
 from tests.builders import check, codes, only, perf_rows, sub
+from toolkit import fields as F
 from toolkit.check import validate
-from toolkit.forms import fields as F
 
 PERF_KEYS = [c.key for c in F.PERF_INDICATORS.columns]
 

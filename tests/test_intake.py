@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests import builders as B
+from toolkit import fields as F
 from toolkit.check import validate
-from toolkit.forms import fields as F
 from toolkit.read import workbook
 from toolkit.read.clean import FormulaError
 from toolkit.read.package import IntakeError

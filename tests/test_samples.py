@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 import yaml
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
 from toolkit.forms import template as T
 from toolkit.rules import inputs
 from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme

@@ -220,8 +220,8 @@ def test_extends_errors(tmp_path: Path, files: dict[str, str], want: str) -> Non
 
 # ---------------------------------------------------------------- checks as data
 from tests import builders as B  # noqa: E402
+from toolkit import fields as F  # noqa: E402
 from toolkit.check import validate  # noqa: E402
-from toolkit.forms import fields as F  # noqa: E402
 from toolkit.forms.computed import COMPUTED  # noqa: E402
 from toolkit.rules.checks import (  # noqa: E402
     DEFAULT_CHECKS,

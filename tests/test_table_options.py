@@ -15,9 +15,9 @@ from openpyxl import load_workbook
 from tests import readback
 from tests.builders import build, check, codes, only, perf_rows, seed_inputs, sub
 from tests.helpers import scheme_text
+from toolkit import fields as F
 from toolkit.check import validate
 from toolkit.cli import main
-from toolkit.forms import fields as F
 from toolkit.forms.layout import cell_address
 from toolkit.forms.template import write_workbook
 from toolkit.model import TableRow

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
 from toolkit.forms import layout as L
 from toolkit.forms import styles as S
 from toolkit.forms import template as T

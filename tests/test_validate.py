@@ -16,8 +16,8 @@ import pytest
 
 from tests import builders as B
 from tests.builders import check, codes, only, perf_rows, sub
+from toolkit import fields as F
 from toolkit.check import validate
-from toolkit.forms import fields as F
 from toolkit.rules import inputs
 from toolkit.rules.loader import load_scheme
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.forms.fields import problem_sort_key
+from toolkit.fields import problem_sort_key
 from toolkit.problems import Problem, problem
 from toolkit.results import IndicatorResult, Status, UnitResult
 from toolkit.rules.loader import load_scheme

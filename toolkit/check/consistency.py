@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import Field
+from toolkit.fields import Field
 from toolkit.model import Value
 from toolkit.problems import Problem, problem
 from toolkit.read.clean import clean_text, display

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
 from toolkit.problems import Problem, problem
 from toolkit.text import address as A1
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from toolkit import fields as F
 from toolkit.check.consistency import Checker, as_typed
-from toolkit.forms import fields as F
 from toolkit.model import TableRow, Value
 from toolkit.read.clean import clean_text
 from toolkit.read.normalize import (

@@ -2,7 +2,7 @@
 
 ``check_file(path, rel, scheme)`` is the one entry point for a workbook on disk: intake (safety
 checks, reading by defined name and table), the choice of scheme, then ``validate``. Checks are
-data-driven from ``toolkit.forms.fields`` and the scheme: kinds, required flags, required_when, the
+data-driven from ``toolkit.fields`` and the scheme: kinds, required flags, required_when, the
 inputs the scheme's rules read, the budget identity, tiers, and the indicator table (the checks
 across values are check/consistency.py's, the indicator rows check/indicators.py's, clashes across a
 batch check/duplicates.py's).
@@ -55,11 +55,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from toolkit import fields as F
 from toolkit.check.consistency import Checker, as_typed
 from toolkit.check.duplicates import UnitKey, duplicates
 from toolkit.check.indicators import indicator_rows
-from toolkit.forms import fields as F
-from toolkit.forms.fields import Field, Table, problem_sort_key
+from toolkit.fields import Field, Table, problem_sort_key
 from toolkit.model import Submission, TableRow, Value
 from toolkit.problems import Problem, problem
 from toolkit.read.clean import clean_text, display, formula_error

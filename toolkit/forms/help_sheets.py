@@ -11,7 +11,7 @@ from typing import Protocol
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
 from toolkit.forms.describe import describe_rule
 from toolkit.forms.layout import PROBLEMS_SHEET, WIDTHS
 from toolkit.forms.styles import height

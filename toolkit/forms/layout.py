@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
+from toolkit.fields import Field
 from toolkit.forms.describe import CIRCLED, describe_rule
-from toolkit.forms.fields import Field
 from toolkit.rules import inputs
 from toolkit.rules.model import Node, Scheme
 from toolkit.rules.types.table import perf_table

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from toolkit.forms import fields as F
-from toolkit.forms.fields import Column, Field
+from toolkit import fields as F
+from toolkit.fields import Column, Field
 from toolkit.rules.model import Scheme
 from toolkit.rules.types.table import IndicatorTable, row_options
 from toolkit.text.numbers import exact

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit.forms.fields import problem_sort_key
+from toolkit.fields import problem_sort_key
 from toolkit.forms.layout import cell_address
 from toolkit.forms.template import write_workbook
 from toolkit.problems import Problem

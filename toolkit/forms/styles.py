@@ -7,7 +7,7 @@ import math
 import unicodedata
 from typing import Any
 
-from toolkit.forms.fields import Column
+from toolkit.fields import Column
 
 FONT = "宋体"
 TITLE_FONT = "黑体"

@@ -1,4 +1,4 @@
-"""The standard workbook (填报表): ``toolkit.forms.fields`` + a scheme → .xlsx, written with XlsxWriter.
+"""The standard workbook (填报表): ``toolkit.fields`` + a scheme → .xlsx, written with XlsxWriter.
 
 One writer serves the blank template, the prefilled roster copies, the samples and the returned
 workbooks (the unit's own values, problem cells marked pink with a comment, and a first sheet
@@ -8,7 +8,7 @@ workbooks (the unit's own values, problem cells marked pink with a comment, and 
   its key (no other defined names except Excel's own ``_xlnm.*`` print titles);
 - the list inputs are Excel tables named ``perf_indicators`` (绩效指标, header row 3 at A3, data
   rows from row 4), ``problems`` (绩效分析, column C) and ``plans`` (绩效分析, column D, beside
-  ``problems``), with the headers of ``toolkit.forms.fields`` and nothing below them;
+  ``problems``), with the headers of ``toolkit.fields`` and nothing below them;
 - the very hidden sheet ``_meta`` holds keys in column A and values in column B from row 1
   (template_id, template_version, scheme_id, and unit_code for prefilled copies).
 
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
 from toolkit.forms.writer import Writer
 from toolkit.problems import Problem
 from toolkit.rules.loader import DEFAULT_SCHEME

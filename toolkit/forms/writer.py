@@ -17,10 +17,10 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from toolkit.forms import fields as F
+from toolkit import fields as F
+from toolkit.fields import Field, Table
 from toolkit.forms import help_sheets
 from toolkit.forms.computed import COMPUTED, cached_value, excel_n, is_number
-from toolkit.forms.fields import Field, Table
 from toolkit.forms.layout import FIRST_ROW, LOC_RE, TALL_FIELDS, WIDTHS, layout_of, resolve
 from toolkit.forms.prompts import column_validation, field_hint, field_label, table_option_hint, validation
 from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, column_style, height, lines

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.forms import fields
+from toolkit import fields
 from toolkit.problems import Problem, problem
 from toolkit.read import cells as RC
 from toolkit.read.clean import FormulaError, clean_text, display

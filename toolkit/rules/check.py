@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import SHEET_SCORING, Field
+from toolkit.fields import SHEET_SCORING, Field
 from toolkit.rules.model import Node, Rule
 from toolkit.rules.types.judgement import CHECK_CHOICES
 from toolkit.rules.types.params import ParamReader, param_num, param_pct

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import QUAL_TIERS
+from toolkit.fields import QUAL_TIERS
 from toolkit.rules.expr import Expr, display
 from toolkit.rules.strict import CHECK_KEYS, unknown_keys
 from toolkit.rules.yaml_safe import NotAList, as_list, line_of

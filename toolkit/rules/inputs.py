@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from toolkit.forms.fields import STATIC_FIELDS, Field
+from toolkit.fields import STATIC_FIELDS, Field
 from toolkit.rules.model import Scheme
 from toolkit.rules.types.registry import rule_type
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import JixiaoError
-from toolkit.forms.fields import SHEET_SCORING, STATIC_FIELDS, Field
+from toolkit.fields import SHEET_SCORING, STATIC_FIELDS, Field
 from toolkit.rules import strict
 from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param_num
 from toolkit.rules.checks import parse_checks, parse_qualitative

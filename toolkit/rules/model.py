@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import Field
+from toolkit.fields import Field
 from toolkit.rules.checks import DEFAULT_CHECKS, Check
 
 

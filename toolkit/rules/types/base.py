@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
-from toolkit.forms.fields import Field
+from toolkit.fields import Field
 from toolkit.model import NodeScore, Submission
 from toolkit.problems import Problem, problem
 from toolkit.rules.expr import Expr

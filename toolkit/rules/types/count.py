@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import SHEET_SCORING, Field
+from toolkit.fields import SHEET_SCORING, Field
 from toolkit.model import NodeScore
 from toolkit.rules.expr import Expr, FormulaUndefined
 from toolkit.rules.model import Node, Rule

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import QUAL_TIERS, TABLE_OPTIONS, Table, perf_indicators_table
+from toolkit.fields import QUAL_TIERS, TABLE_OPTIONS, Table, perf_indicators_table
 from toolkit.model import RowScore, TableRow
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.base import ONE, ZERO, Ctx, Describe, Outcome, RuleType, clamp, register

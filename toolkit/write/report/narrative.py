@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from toolkit.forms.fields import STATIC_FIELDS
+from toolkit.fields import STATIC_FIELDS
 from toolkit.model import NodeScore, RowScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.adjust import AdjustedScorecard
