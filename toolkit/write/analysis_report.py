@@ -212,7 +212,7 @@ def _appendix(d: _Doc, results: Results, previous: Results | None) -> None:
     levels = [c for c in rank.columns[5:] if c not in ("previous_total", "change", "previous_grade",
                                                       "previous_rank", "rank_change")]
     head = [d.label("rank"), d.label("unit"), d.label("total"), d.label("grade"), *levels]
-    mm = [10, 0, 14, 10, *[14] * len(levels)]
+    mm = [10, 0, 16, 10, *[14] * len(levels)]
     if previous is not None:
         head += [d.label("previous_total"), d.label("change"), d.label("rank_change")]
         mm += [15, 16, 14]
