@@ -75,6 +75,25 @@ REPORT: Spec = {
     "attachment_title": unit(), "execution_indicator": PLAIN,
     "table": {"labels": {_ANY: PLAIN}, "year_value": only("fiscal_year"), "grade": only("grade"),
               "not_applicable": PLAIN, "checklist_all": PLAIN, "checklist_some": only("met", "unmet")},
+    "analysis": {  # 汇总分析报告.docx (write/analysis_report.py)
+        "title": only("fiscal_year"), "opening": only("fiscal_year"), "attachment": only("fiscal_year"),
+        "headings": {_ANY: PLAIN}, "labels": {_ANY: PLAIN}, "themes": {_ANY: PLAIN}, "application": {_ANY: PLAIN},
+        "change_words": {_ANY: PLAIN}, "none": PLAIN,
+        "basic": only("submitted", "passed", "returned", "unreadable"),
+        "basic_roster": only("roster", "reported", "missing", "missing_names"),
+        "basic_forms": only("dept", "project"),
+        "distribution": only("grade", "count", "percent"), "distribution_intro": only("items"), "chart_note": PLAIN,
+        "scores": only("passed", "average", "highest", "highest_units", "lowest", "lowest_units"),
+        "level_line": only("name", "points", "average", "rate", "highest", "lowest"),
+        "weakest_intro": PLAIN, "weakest_line": only("n", "level1", "name", "points", "average", "rate", "below"),
+        "ranking": only("first", "first_total", "count"),
+        "previous": only("matched", "improved", "declined", "unchanged", "change", "change_word"),
+        "previous_none": PLAIN, "grade_moves_intro": PLAIN, "no_grade_moves": PLAIN,
+        "grade_move": only("previous_grade", "grade", "count", "units"),
+        "theme_intro": PLAIN, "theme_line": only("n", "theme", "count", "units"),
+        "below_full_intro": PLAIN, "below_full_line": only("n", "level1", "level2", "name", "points", "below", "units"),
+        "application_intro": PLAIN, "application_line": only("grade", "count", "rule", "units"),
+    },
 }
 
 
