@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import SHEET_SCORING, Field
+from toolkit.fields import Field
 from toolkit.model import NodeScore
 from toolkit.rules.expr import Expr, FormulaUndefined
 from toolkit.rules.model import Node, Rule
 from toolkit.rules.types.base import DASH, ZERO, Ctx, Describe, Fill, Outcome, RuleType, register
-from toolkit.rules.types.judgement import CHECK_CHOICES, circled
+from toolkit.rules.types.judgement import CHECK_CHOICES, circled, yes_no_fields
 from toolkit.rules.types.params import ParamReader, param_num
 from toolkit.rules.types.words import expr_text
 from toolkit.rules.yaml_safe import line_of
@@ -118,9 +118,7 @@ class Deductions(RuleType):
         return f"逐项判断，按所选扣分：{items}。扣完为止。"
 
     def fields(self, rule: Rule, node: Node) -> list[Field]:
-        return [Field(it["key"], it["text"], SHEET_SCORING, kind="choice", required=True,
-                      choices=CHECK_CHOICES, unit=f"扣{it['deduct']}分", indicator=node.id)
-                for it in rule.params["items"]]
+        return yes_no_fields(rule, node, lambda it: f"扣{it['deduct']}分")
 
     def actual(self, ns: NodeScore, tbl: Mapping[str, Any], fill: Fill) -> str | None:
         hits = ns.facts.get("hits") or []

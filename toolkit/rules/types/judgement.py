@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,13 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 def circled(i: int) -> str:
     return CIRCLED[i] if i < len(CIRCLED) else str(i + 1)
 
+
+
+def yes_no_fields(rule: Rule, node: Node, unit: Callable[[Mapping[str, Any]], str]) -> list[Field]:
+    """One required 是/否 cell on 评分表 per item of a checklist-like rule (checklist, deductions)."""
+    return [Field(it["key"], it["text"], SHEET_SCORING, kind="choice", required=True,
+                  choices=CHECK_CHOICES, unit=unit(it), indicator=node.id)
+            for it in rule.params["items"]]
 
 @register
 class NotApplicableFull(RuleType):
@@ -184,9 +191,7 @@ class Checklist(RuleType):
         return f"逐项判断，符合的（选“是”）得该项分值：{items}。"
 
     def fields(self, rule: Rule, node: Node) -> list[Field]:
-        return [Field(it["key"], it["text"], SHEET_SCORING, kind="choice", required=True,
-                      choices=CHECK_CHOICES, unit=f"{it['points']}分", indicator=node.id)
-                for it in rule.params["items"]]
+        return yes_no_fields(rule, node, lambda it: f"{it['points']}分")
 
     def actual(self, ns: NodeScore, tbl: Mapping[str, Any], fill: Fill) -> str | None:
         items = ns.facts.get("items") or []
