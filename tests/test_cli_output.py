@@ -24,14 +24,18 @@ CHECK_STDOUT = "".join(f"{f}.xlsx: {line}\n" for f in "abc" for line in [
     "绩效指标!H7: ［提示］“窗口进驻单位”" + HINT.format(47, 26),
 ])
 CHECK_STDERR = "检查 3 份：合格 2 份，需修改 1 份，无法读取 0 份；错误 1 个，提示 6 个\n"
-RUN_STDOUT = "处理 3 份：合格 2 份，退回 1 份，无法读取 0 份；平均分 99.00\n"
+RUN_STDOUT = """\
+处理 3 份：合格 2 份，退回 1 份，无法读取 0 份；平均分 99.00
+退回：c.xlsx（1 个错误）
+结果在 <TMP>/out/：报告 2 份，退回 1 份，汇总表.xlsx
+"""
 RUN_STDERR = ""
 
 SCHEME_ERROR = """\
-Usage: jixiao {cmd} [OPTIONS]{args}
-Try 'jixiao {cmd} --help' for help.
+用法：jixiao {cmd} [选项]{args}
+运行 jixiao {cmd} --help 查看帮助。
 
-Error: 方案文件 no-such-scheme 有 1 处错误：
+错误：方案文件 no-such-scheme 有 1 处错误：
   - 找不到方案“no-such-scheme”：内置方案有 jianghua-2023、mof-2020，或给出 .yaml 文件路径
 """
 
@@ -73,7 +77,7 @@ def test_check_json_is_the_library_result(inbox: Path) -> None:
 
 
 # --------------------------------------------------------------------------- usage errors (exit 2)
-@pytest.mark.parametrize(("cmd", "args"), [("check", " PATHS..."), ("run", " INBOX"), ("template", "")])
+@pytest.mark.parametrize(("cmd", "args"), [("check", " PATHS..."), ("run", " INBOX..."), ("template", "")])
 def test_unknown_scheme(cmd: str, args: str, inbox: Path, tmp_path: Path) -> None:
     argv = {"check": [str(inbox)], "run": [str(inbox), "-o", str(tmp_path / "o")], "template": ["-o", str(tmp_path)]}
     assert _invoke(cmd, *argv[cmd], "--scheme", "no-such-scheme") == (
@@ -90,7 +94,7 @@ def test_run_out_locked(inbox: Path, tmp_path: Path) -> None:
         "开始于 2024-04-30 09:00:00）。请等它结束后再运行；若确认没有其他程序在运行，删除 <TMP>/out/.jixiao.lock 后重试。\n"))
 
 
-TEMPLATE_USAGE = "Usage: jixiao template [OPTIONS]\nTry 'jixiao template --help' for help.\n\nError: "
+TEMPLATE_USAGE = "用法：jixiao template [选项]\n运行 jixiao template --help 查看帮助。\n\n错误："
 
 
 @pytest.mark.parametrize(("rows", "message"), [
