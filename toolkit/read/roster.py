@@ -8,6 +8,8 @@ unit names' common prefix (cut after its last 省/市/州/县/区/旗) when the 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 from datetime import datetime
@@ -34,10 +36,8 @@ _HEADER_SCAN = 10  # the header row is searched among the first rows (title rows
 _REGION_ENDS = "省市州县区旗"
 
 
-def _frame(path: Path) -> Any:
-    """The whole sheet (or CSV) as a DataFrame of objects without a header."""
-    import pandas as pd  # lazy (toolkit/__init__.py)
-
+def _rows(path: Path) -> list[list[Any]]:
+    """The whole sheet (or CSV) as rows of cells, without a header."""
     if path.suffix.lower() == ".csv":
         raw = path.read_bytes()
         for encoding in ("utf-8-sig", "gb18030"):
@@ -47,11 +47,12 @@ def _frame(path: Path) -> Any:
             except UnicodeDecodeError:
                 continue
         else:
-            raise ValueError("编码无法识别")
-        import io
+            raise ValueError("文字编码无法识别（应为 UTF-8 或 GBK）")
+        return [list(r) for r in csv.reader(io.StringIO(text))]
+    import pandas as pd  # lazy (toolkit/__init__.py)
 
-        return pd.read_csv(io.StringIO(text), header=None, dtype=object, skip_blank_lines=False)
-    return pd.read_excel(path, engine="calamine", dtype=object, header=None)
+    df = pd.read_excel(path, engine="calamine", dtype=object, header=None)
+    return [list(r) for r in df.itertuples(index=False)]
 
 
 def region_of(names: list[str]) -> str:
@@ -78,10 +79,10 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     """Rows of a 单位名册 (.xlsx/.xls/.csv) as field key → text; RosterError when unusable."""
     path = Path(path)
     try:
-        df = _frame(path)
+        raw_rows = _rows(path)
     except Exception as e:  # noqa: BLE001 - any reading failure is the roster's problem
         raise RosterError(f"无法读取单位名册 {path.name}：{e}（请提供 .xlsx 格式的名册）") from None
-    rows = [[_cell_text(v) for v in rec] for rec in df.itertuples(index=False)]
+    rows = [[_cell_text(v) for v in rec] for rec in raw_rows]
     head = next((i for i, r in enumerate(rows[:_HEADER_SCAN]) if any(
         v in _ROSTER_COLUMNS["unit_name"] for v in r)), None)
     if head is None:
