@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -55,6 +56,8 @@ _ZH = {  # click's message ids (gettext) → what the officer reads
     "default: {default}": "默认：{default}", "required": "必填", "Aborted!": "已中止。",
     "{value!r} is not {choice}.": "“{value}”无效，只能是 {choice}。",
     "{value!r} is not one of {choices}.": "“{value}”无效，只能是以下之一：{choices}。",
+    "{value!r} does not match the format {format}.": "“{value}”格式不对，应为 {format}。",
+    "{value!r} does not match the formats {formats}.": "“{value}”格式不对，应为 {formats} 之一。",
 }
 _NUMBER_TYPES = {"integer": "整数", "integer range": "整数", "float": "数字", "float range": "数字"}
 
@@ -218,15 +221,20 @@ def schemes_cmd() -> None:
 @click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，预填到填报表中。")
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="单位名册 .xlsx（列：单位名称、单位编码、所属地区、联系人、联系邮箱），每个单位生成一份预填的填报表。")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="日期",
+              help="报送截止日期（如 2024-04-30），写入填表说明。")
+@click.option("--method", default=None, help="报送方式（如“电子邮件发送至 jxg@example.com”），写入填表说明。")
+@click.option("--contact", default=None, help="联系人及电话（如“绩效股 张三 0746-1234567”），写入填表说明。")
 @click.pass_context
 def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, year: int | None,
-                 roster: Path | None) -> None:
+                 roster: Path | None, deadline: datetime | None, method: str | None, contact: str | None) -> None:
     """生成标准填报表（空白，或按名册每个单位一份）。
 
     \b
     示例：
       jixiao template -o 下发/ --year 2023
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
+      jixiao template -o 下发/ --deadline 2024-04-30 --contact "绩效股 张三 0746-1234567"
     """
     from toolkit.forms import template  # lazy (toolkit/__init__.py)
     from toolkit.read.roster import RosterError, read_roster  # lazy (toolkit/__init__.py)
@@ -237,7 +245,8 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
         units = read_roster(roster) if roster is not None else None
     except RosterError as e:
         raise click.UsageError(str(e)) from None
-    paths = template.write_templates(scheme, out_dir, year=year, units=units)
+    notice = template.notice_values(deadline.date() if deadline else None, method, contact)
+    paths = template.write_templates(scheme, out_dir, year=year, units=units, notice=notice)
     for p in paths:
         click.echo(str(p))
     click.echo(f"已生成 {len(paths)} 份填报表。", err=True)
