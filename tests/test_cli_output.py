@@ -138,3 +138,44 @@ def test_every_command_help_has_an_example() -> None:
     for name in [None, *main.commands]:
         code, out, _ = _invoke(*([name] if name else []), "--help")
         assert code == 0 and re.search(r"示例：\n +jixiao ", out), name
+
+
+# --------------------------------------------------------------------------- click's own strings, in Chinese
+RUN_USAGE = "用法：jixiao run [选项] INBOX...\n运行 jixiao run --help 查看帮助。\n\n"
+
+
+@pytest.mark.parametrize(("argv", "stderr"), [
+    (["run"], RUN_USAGE + "错误：缺少参数 INBOX...。\n"),
+    (["run", "<TMP>/没有"], RUN_USAGE + "错误：'INBOX...' 的值无效：路径“<TMP>/没有”不存在。\n"),
+    (["run", "<TMP>", "--jobs", "x"], RUN_USAGE + "错误：'--jobs' / '-j' 的值无效：“x”不是有效的整数。\n"),
+    (["run", "<TMP>", "--jobs", "0"], RUN_USAGE + "错误：'--jobs' / '-j' 的值无效：0 不在 1<=x<=64 范围内。\n"),
+    (["run", "<TMP>", "--prefer", "oldest"],
+     RUN_USAGE + "错误：'--prefer' 的值无效：“oldest”无效，只能是 'newest'。\n"),
+    (["run", "<TMP>", "-o"], "错误：选项 -o 后面需要一个值。\n"),
+    (["run", "<TMP>", "--jbos", "2"], RUN_USAGE + "错误：没有选项 --jbos。 是不是 '--jobs'？\n"),
+    (["rn"], "用法：jixiao [选项] 命令 [参数]...\n运行 jixiao --help 查看帮助。\n\n错误：没有命令 rn。 是不是 'run'？\n"),
+    (["mail", "<TMP>", "--sender", "a@b.cn"], "用法：jixiao mail [选项] OUT_DIR\n运行 jixiao mail --help 查看帮助。\n\n"
+     "错误：缺少选项 --smtp-host。\n"),
+    (["template", "--roster", "<TMP>"], "用法：jixiao template [选项]\n运行 jixiao template --help 查看帮助。\n\n"
+     "错误：'--roster' 的值无效：“<TMP>”是文件夹，这里需要文件。\n"),
+])
+def test_usage_errors_are_chinese(argv: list[str], stderr: str, tmp_path: Path) -> None:
+    argv = [a.replace("<TMP>", str(tmp_path)) for a in argv]
+    assert _invoke(*argv, tmp=tmp_path) == (2, "", stderr)
+
+
+def test_help_is_chinese() -> None:
+    code, out, _ = _invoke("run", "--help")
+    assert code == 0 and out.startswith("用法：jixiao run [选项] INBOX...\n")
+    assert "\n选项：\n" in out and "显示本帮助并退出。" in out and "[默认：out]" in out
+    assert not re.search(r"Usage|Options|Show this|default:", out)
+    code, out, _ = _invoke("--help")
+    assert "\n命令：\n" in out and "用法：jixiao [选项] 命令 [参数]...\n" in out
+
+
+@pytest.mark.parametrize("argv", [["--debug", "run"], ["run", "--debug"], ["run", "-o", "x", "--debug"]])
+def test_debug_is_accepted_anywhere(argv: list[str], tmp_path: Path) -> None:
+    from toolkit.cli import main as cli_main
+
+    ctx = cli_main.make_context("jixiao", [*argv, str(tmp_path)])
+    assert ctx.params == {"debug": True}

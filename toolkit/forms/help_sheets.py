@@ -26,7 +26,9 @@ class Writer(Protocol):
 
     scheme: Scheme
     problems: Sequence[Problem]
-    values: Mapping[str, Any]
+
+    @property
+    def values(self) -> Mapping[str, Any]: ...  # notice_* keys fill the officer's lines
 
     def fmt(self, style: str, marked: bool = False) -> Format: ...
     def sheet(self, name: str, widths: Sequence[float] = ()) -> Worksheet: ...
