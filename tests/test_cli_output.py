@@ -24,14 +24,18 @@ CHECK_STDOUT = "".join(f"{f}.xlsx: {line}\n" for f in "abc" for line in [
     "绩效指标!H7: ［提示］“窗口进驻单位”" + HINT.format(47, 26),
 ])
 CHECK_STDERR = "检查 3 份：合格 2 份，需修改 1 份，无法读取 0 份；错误 1 个，提示 6 个\n"
-RUN_STDOUT = "处理 3 份：合格 2 份，退回 1 份，无法读取 0 份；平均分 99.00\n"
+RUN_STDOUT = """\
+处理 3 份：合格 2 份，退回 1 份，无法读取 0 份；平均分 99.00
+退回：c.xlsx（1 个错误）
+结果在 <TMP>/out/：报告 2 份，退回 1 份，汇总表.xlsx
+"""
 RUN_STDERR = ""
 
 SCHEME_ERROR = """\
-Usage: jixiao {cmd} [OPTIONS]{args}
-Try 'jixiao {cmd} --help' for help.
+用法：jixiao {cmd} [选项]{args}
+运行 jixiao {cmd} --help 查看帮助。
 
-Error: 方案文件 no-such-scheme 有 1 处错误：
+错误：方案文件 no-such-scheme 有 1 处错误：
   - 找不到方案“no-such-scheme”：内置方案有 jianghua-2023、mof-2020，或给出 .yaml 文件路径
 """
 
@@ -73,7 +77,7 @@ def test_check_json_is_the_library_result(inbox: Path) -> None:
 
 
 # --------------------------------------------------------------------------- usage errors (exit 2)
-@pytest.mark.parametrize(("cmd", "args"), [("check", " PATHS..."), ("run", " INBOX"), ("template", "")])
+@pytest.mark.parametrize(("cmd", "args"), [("check", " PATHS..."), ("run", " INBOX..."), ("template", "")])
 def test_unknown_scheme(cmd: str, args: str, inbox: Path, tmp_path: Path) -> None:
     argv = {"check": [str(inbox)], "run": [str(inbox), "-o", str(tmp_path / "o")], "template": ["-o", str(tmp_path)]}
     assert _invoke(cmd, *argv[cmd], "--scheme", "no-such-scheme") == (
@@ -90,7 +94,7 @@ def test_run_out_locked(inbox: Path, tmp_path: Path) -> None:
         "开始于 2024-04-30 09:00:00）。请等它结束后再运行；若确认没有其他程序在运行，删除 <TMP>/out/.jixiao.lock 后重试。\n"))
 
 
-TEMPLATE_USAGE = "Usage: jixiao template [OPTIONS]\nTry 'jixiao template --help' for help.\n\nError: "
+TEMPLATE_USAGE = "用法：jixiao template [选项]\n运行 jixiao template --help 查看帮助。\n\n错误："
 
 
 @pytest.mark.parametrize(("rows", "message"), [
@@ -134,3 +138,44 @@ def test_every_command_help_has_an_example() -> None:
     for name in [None, *main.commands]:
         code, out, _ = _invoke(*([name] if name else []), "--help")
         assert code == 0 and re.search(r"示例：\n +jixiao ", out), name
+
+
+# --------------------------------------------------------------------------- click's own strings, in Chinese
+RUN_USAGE = "用法：jixiao run [选项] INBOX...\n运行 jixiao run --help 查看帮助。\n\n"
+
+
+@pytest.mark.parametrize(("argv", "stderr"), [
+    (["run"], RUN_USAGE + "错误：缺少参数 INBOX...。\n"),
+    (["run", "<TMP>/没有"], RUN_USAGE + "错误：'INBOX...' 的值无效：路径“<TMP>/没有”不存在。\n"),
+    (["run", "<TMP>", "--jobs", "x"], RUN_USAGE + "错误：'--jobs' / '-j' 的值无效：“x”不是有效的整数。\n"),
+    (["run", "<TMP>", "--jobs", "0"], RUN_USAGE + "错误：'--jobs' / '-j' 的值无效：0 不在 1<=x<=64 范围内。\n"),
+    (["run", "<TMP>", "--prefer", "oldest"],
+     RUN_USAGE + "错误：'--prefer' 的值无效：“oldest”无效，只能是 'newest'。\n"),
+    (["run", "<TMP>", "-o"], "错误：选项 -o 后面需要一个值。\n"),
+    (["run", "<TMP>", "--jbos", "2"], RUN_USAGE + "错误：没有选项 --jbos。 是不是 '--jobs'？\n"),
+    (["rn"], "用法：jixiao [选项] 命令 [参数]...\n运行 jixiao --help 查看帮助。\n\n错误：没有命令 rn。 是不是 'run'？\n"),
+    (["mail", "<TMP>", "--sender", "a@b.cn"], "用法：jixiao mail [选项] OUT_DIR\n运行 jixiao mail --help 查看帮助。\n\n"
+     "错误：缺少选项 --smtp-host。\n"),
+    (["template", "--roster", "<TMP>"], "用法：jixiao template [选项]\n运行 jixiao template --help 查看帮助。\n\n"
+     "错误：'--roster' 的值无效：“<TMP>”是文件夹，这里需要文件。\n"),
+])
+def test_usage_errors_are_chinese(argv: list[str], stderr: str, tmp_path: Path) -> None:
+    argv = [a.replace("<TMP>", str(tmp_path)) for a in argv]
+    assert _invoke(*argv, tmp=tmp_path) == (2, "", stderr)
+
+
+def test_help_is_chinese() -> None:
+    code, out, _ = _invoke("run", "--help")
+    assert code == 0 and out.startswith("用法：jixiao run [选项] INBOX...\n")
+    assert "\n选项：\n" in out and "显示本帮助并退出。" in out and "[默认：out]" in out
+    assert not re.search(r"Usage|Options|Show this|default:", out)
+    code, out, _ = _invoke("--help")
+    assert "\n命令：\n" in out and "用法：jixiao [选项] 命令 [参数]...\n" in out
+
+
+@pytest.mark.parametrize("argv", [["--debug", "run"], ["run", "--debug"], ["run", "-o", "x", "--debug"]])
+def test_debug_is_accepted_anywhere(argv: list[str], tmp_path: Path) -> None:
+    from toolkit.cli import main as cli_main
+
+    ctx = cli_main.make_context("jixiao", [*argv, str(tmp_path)])
+    assert ctx.params == {"debug": True}

@@ -441,3 +441,40 @@ def test_help_sheet_describes_adjustments_and_the_total_cap():  # type: ignore[n
     assert "最低0分，最高102分" in text
     plain = _open(T.build_workbook_bytes(base, year=2025))
     assert "加减分项" not in "\n".join(str(v) for row in plain[F.SHEET_HELP].iter_rows(values_only=True) for v in row if v)
+
+
+# --------------------------------------------------------------------------- 填表说明: the officer's lines
+def _notice_cells(path: Path) -> dict[str, str | None]:
+    ws = openpyxl.load_workbook(path)["填表说明"]
+    return {str(r[0].value): r[2].value for r in ws.iter_rows()
+            if r[0].value in ("报送截止时间：", "报送方式：", "联系人及电话：")}
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], {"报送截止时间：": None, "报送方式：": None, "联系人及电话：": None}),
+    (["--deadline", "2024-04-30", "--contact", "绩效股 张三 0746-1234567"],
+     {"报送截止时间：": "2024年4月30日", "报送方式：": None, "联系人及电话：": "绩效股 张三 0746-1234567"}),
+    (["--method", "电子邮件发送至 jxg@example.com"],
+     {"报送截止时间：": None, "报送方式：": "电子邮件发送至 jxg@example.com", "联系人及电话：": None}),
+])
+def test_template_notice_lines(args: list[str], expected: dict[str, str | None], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    r = CliRunner().invoke(main, ["template", "-o", str(tmp_path), *args])
+    assert r.exit_code == 0, r.output
+    (path,) = tmp_path.glob("*.xlsx")
+    assert _notice_cells(path) == expected
+    if not args:  # the default template is byte-identical to the committed one
+        assert path.read_bytes() == (Path(__file__).parents[1] / "workbook_templates" / path.name).read_bytes()
+
+
+def test_template_bad_deadline_is_chinese(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    r = CliRunner().invoke(main, ["template", "-o", str(tmp_path), "--deadline", "4月30日"], prog_name="jixiao")
+    assert (r.exit_code, r.stderr.splitlines()[-1]) == (
+        2, "错误：'--deadline' 的值无效：“4月30日”格式不对，应为 '%Y-%m-%d'。")

@@ -25,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from toolkit.errors import JixiaoError
+from toolkit.problems import OFFICER_ONLY, problem
 from toolkit.process import (
     STAGING_DIR,
     RunRecord,
@@ -33,7 +35,7 @@ from toolkit.process import (
     process_file_packed,
     sorted_problems,
 )
-from toolkit.results import UnitResult
+from toolkit.results import Results, UnitResult
 from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
 from toolkit.rules.model import Scheme
 from toolkit.store import UnitStore, encode
@@ -50,8 +52,21 @@ SUMMARY_FILE = "汇总表.xlsx"
 REPORTS_DIR = "reports"
 RETURNED_DIR = "returned"
 
-__all__ = ["DiskFull", "OutLocked", "OutputError", "OutsideOut", "RunResult", "SOFFICE_HINT", "check_paths",
-           "normalize_pdf", "run", "soffice_path"]
+__all__ = ["DiskFull", "NoWorkbooks", "OutLocked", "OutputError", "OutsideOut", "RunResult", "SOFFICE_HINT",
+           "check_paths", "normalize_pdf", "run", "soffice_path"]
+ANALYSIS_FILE = "汇总分析报告.docx"
+
+
+class NoWorkbooks(JixiaoError):
+    """The inbox holds no workbook (``run`` exits 2); ``skipped`` names the archives found instead."""
+
+    def __init__(self, skipped: Sequence[str] = ()) -> None:
+        super().__init__("没有找到填报表（.xlsx）")
+        self.skipped = list(skipped)
+
+
+def skipped_lines(archives: Sequence[str]) -> list[str]:
+    return [f"跳过 {a}：压缩包，请先解压" for a in archives]
 
 
 def returned_rel(rel: str) -> str:
@@ -66,6 +81,9 @@ class RunResult:
     scheme_id: str
     notices: list[str] = field(default_factory=list)
     outputs: list[dict[str, Any]] | None = None  # run only: every file written, with its sha256
+    missing: list[dict[str, Any]] | None = None  # run --roster only: roster units without a workbook
+    skipped: list[str] = field(default_factory=list)  # archives in the inbox (not opened)
+    analysis: str | None = None  # the analysis report written after results.json (relative to OUT)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -89,6 +107,8 @@ class RunResult:
         d: dict[str, Any] = {"scheme": self.scheme_id, "units": [u.to_json() for u in self.units]}
         if self.outputs is not None:
             d["outputs"] = self.outputs
+        if self.missing is not None:
+            d["missing"] = self.missing
         return d
 
     def write_json(self, path: Path) -> None:
@@ -107,7 +127,17 @@ class RunResult:
             if self.outputs is not None:
                 fh.write(',\n  "outputs": ' + textwrap.indent(
                     json.dumps(self.outputs, ensure_ascii=False, indent=2), "  ")[2:])
+            if self.missing is not None:
+                fh.write(',\n  "missing": ' + textwrap.indent(
+                    json.dumps(self.missing, ensure_ascii=False, indent=2), "  ")[2:])
             fh.write("\n}\n")
+
+    # `jixiao run` rendering: what the officer does next
+    def run_lines(self, out_label: str) -> list[str]:
+        """The tally, then every workbook the officer must look at, the 未报送 units and where the output is."""
+        from toolkit.write.console import run_lines  # lazy (toolkit/__init__.py)
+
+        return run_lines(self.tally(), self.units, self.missing, self.analysis, out_label)
 
     # `jixiao check` rendering
     def lines(self) -> Iterator[str]:
@@ -178,7 +208,7 @@ def default_jobs() -> int:
 
 
 def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | None, pool: Pool,
-             progress: bool) -> UnitStore:
+             progress: bool, prefer: str | None = None) -> UnitStore:
     """Phase 1 into a UnitStore in file order, then the duplicate rule across all of them."""
     encoded: list[tuple[bytes, RunRecord] | None] = [None] * len(files)
     for i, (item, record, disk_full) in _iter_outcomes(files, scheme_ref, out, pool, progress):
@@ -186,12 +216,45 @@ def _collect(files: list[tuple[Path, str]], scheme_ref: str | None, out: Path | 
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))  # run() → DiskFull
         encoded[i] = (item, record)
     store = UnitStore.from_encoded(e for e in encoded if e is not None)
-    apply_duplicates(store)
+    mtimes: dict[str, float] = {}
+    if prefer == "newest":
+        for p, rel in files:
+            try:
+                mtimes[rel] = p.stat().st_mtime
+            except OSError:
+                mtimes[rel] = 0.0
+    apply_duplicates(store, mtimes if prefer == "newest" else None)
     return store
 
 
-def apply_duplicates(store: UnitStore) -> None:
-    """Phase 2: two workbooks of the same unit and year are both invalid (spec 01)."""
+def _prefer_newest(store: UnitStore, dups: dict[str, list[Any]], mtimes: dict[str, float]) -> dict[str, list[Any]]:
+    """``--prefer newest``: the newest of each duplicate group gets a duplicate_newer warning naming
+    the others; the others a duplicate_older error naming the newest (officer-only)."""
+    from toolkit.check.officer import newest_of  # lazy (toolkit/__init__.py)
+
+    dates: dict[str, str] = {}
+    for i in range(len(store)):
+        u = store[i]
+        if u.file in dups and u.extra.get("report_date"):
+            dates[u.file] = str(u.extra["report_date"])
+    out: dict[str, list[Any]] = {}
+    for f, probs in dups.items():
+        group = sorted({f, *(str((p.params or {}).get("other")) for p in probs)})
+        newest = newest_of(group, dates, mtimes)
+        p0 = probs[0]
+        where = {"sheet": p0.sheet, "cell": p0.cell, "cells": p0.cells, "field": p0.field}
+        params = p0.params or {}
+        if f == newest:
+            out[f] = [problem("duplicate_newer", **where, other=g) for g in group if g != f]
+        else:
+            out[f] = [problem("duplicate_older", **where, other=newest, unit=params.get("unit"),
+                              year=params.get("year"))]
+    return out
+
+
+def apply_duplicates(store: UnitStore, newest_by_mtime: dict[str, float] | None = None) -> None:
+    """Phase 2: two workbooks of the same unit and year are both invalid (spec 01); with
+    ``--prefer newest`` (file times given) only the older ones are (spec 07)."""
     from toolkit.check.duplicates import UnitKey, duplicates, year_outliers  # lazy (toolkit/__init__.py)
 
     keys = [UnitKey(*rec.key) for rec in map(store.record, range(len(store))) if rec.key]
@@ -199,13 +262,15 @@ def apply_duplicates(store: UnitStore) -> None:
     odd_years = year_outliers(keys)
     if not dups and not odd_years:  # the usual case: no unit needs decoding
         return
+    if newest_by_mtime is not None and dups:
+        dups = _prefer_newest(store, dups, newest_by_mtime)
     for i in range(len(store)):
         u, rec = store.get(i)
         added = dups.get(u.file, []) + odd_years.get(u.file, [])
         if not added:
             continue
         u = dataclasses.replace(u, problems=sorted_problems([*u.problems, *added]))
-        if u.file in dups:
+        if u.file in dups and any(p.code in OFFICER_ONLY for p in dups[u.file]):
             u = dataclasses.replace(u, status="invalid", total=None, grade=None, levels=None, indicators=None)
         store.set(i, u, rec)
 
@@ -223,17 +288,36 @@ def _main_scheme(units: UnitStore) -> str:
     return max(sorted(set(ids)), key=ids.count) if ids else DEFAULT_SCHEME
 
 
-def run(inbox: Path, out: Path, *, scheme: Scheme | None = None, jobs: int | None = None, pdf: bool = False,
-        progress: bool = False, overwrite: bool = False) -> RunResult:
-    """The main job (``jixiao run``). Raises OutputError (OutLocked, DiskFull, OutsideOut)."""
-    files = _inputs(inbox, out)
+@dataclass(frozen=True)
+class Officer:
+    """What the officer adds to a run (spec 07): the roster, ``--prefer newest``, last year's results."""
+
+    roster: Sequence[dict[str, str]] | None = None
+    prefer: str | None = None  # "newest" or None (duplicates are both returned)
+    previous: Results | None = None
+
+
+def run(inbox: Path | Sequence[Path], out: Path, *, scheme: Scheme | None = None, jobs: int | None = None,
+        pdf: bool = False, progress: bool = False, overwrite: bool = False,
+        officer: Officer = Officer()) -> RunResult:
+    """The main job (``jixiao run``): INBOX may be a folder, a file or several.
+    Raises NoWorkbooks (nothing to process) and OutputError (OutLocked, DiskFull, OutsideOut)."""
+    from toolkit.read.discover import archives  # lazy (toolkit/__init__.py)
+
+    paths = [Path(inbox)] if isinstance(inbox, (str, Path)) else [Path(p) for p in inbox]
+    files = _inputs(paths, out)
+    skipped = archives(paths)
+    if not files:
+        raise NoWorkbooks(skipped)
     needed = space_needed(files)
     atomic.ensure_space(out, needed)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with atomic.OutLock(out, "run"):
             try:
-                return _run(files, out, scheme, jobs, pdf, progress, overwrite)
+                result = _run(files, out, scheme, jobs, pdf, progress, overwrite, officer)
+                result.skipped = skipped
+                return result
             finally:
                 shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     except OSError as e:
@@ -251,12 +335,14 @@ def _remove_leftover_parts(out: Path) -> None:
         atomic.remove_leftover_parts(out / d)
 
 
-def _inputs(inbox: Path, out: Path) -> list[tuple[Path, str]]:
+def _inputs(inbox: Sequence[Path], out: Path) -> list[tuple[Path, str]]:
     """The workbooks of INBOX, never our own outputs when OUT lies inside INBOX (or is INBOX)."""
     own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
     summary_path = (out / SUMMARY_FILE).resolve()
-    return [(p, rel) for p, rel in discover([inbox])
-            if p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
+    from toolkit.read.discover import ARCHIVE_SUFFIXES  # lazy (toolkit/__init__.py)
+
+    return [(p, rel) for p, rel in discover(list(inbox))
+            if p.suffix.lower() not in ARCHIVE_SUFFIXES and p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
 
 
 REPORT_BYTES = 64 * 1024  # a report is ~30 KB; a returned workbook about its input's size
@@ -274,7 +360,7 @@ def space_needed(files: Sequence[tuple[Path, str]]) -> int:
 
 
 def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: int | None, pdf: bool,
-         progress: bool, overwrite: bool) -> RunResult:
+         progress: bool, overwrite: bool, officer: Officer) -> RunResult:
     _remove_leftover_parts(out)
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     outputs = Outputs(out, previous_outputs(out / RESULTS_FILE), overwrite=overwrite)
@@ -283,9 +369,17 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     warm = threading.Thread(target=_prepare_phase2, args=(scheme,), daemon=True)
     warm.start()
     with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
-        units = _collect(files, ref, out, pool, progress)
+        units = _collect(files, ref, out, pool, progress, officer.prefer)
         _drop_duplicate_reports(units, out)
     warm.join()
+    from toolkit.check import officer as lists  # lazy (toolkit/__init__.py)
+
+    missing = None
+    if officer.roster is not None:
+        changed, missing = lists.apply_roster(units, officer.roster)
+        _put(units, changed)
+    if officer.previous is not None:
+        _put(units, lists.apply_previous(units, officer.previous))
 
     _place(units, out, outputs)
     notices: list[str] = []
@@ -296,13 +390,34 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     scheme_id = scheme.id if scheme else _main_scheme(units)
     from toolkit.write import summary  # lazy (toolkit/__init__.py)
 
-    summary.write_summary(units, scheme or load_scheme(scheme_id), out / SUMMARY_FILE)
+    the_scheme = scheme or load_scheme(scheme_id)
+    summary.write_summary(units, the_scheme, out / SUMMARY_FILE, missing=missing,
+                          previous=officer.previous is not None)
     outputs.record(SUMMARY_FILE)
     outputs.remove_stale()
     result = RunResult(units=units, scheme_id=scheme_id, notices=notices + outputs.notices,
-                       outputs=outputs.as_list())
+                       outputs=outputs.as_list(), missing=missing)
     result.write_json(out / RESULTS_FILE)
+    result.analysis = analysis_hook(result, the_scheme, out, officer.previous)
     return result
+
+
+def analysis_hook(result: RunResult, scheme: Scheme, out: Path, previous: Results | None) -> str | None:
+    """After results.json: ``toolkit.write.analysis_report.write_analysis`` when that module exists
+    (the county's 汇总分析报告, spec 07); the relative path it wrote, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("toolkit.write.analysis_report") is None:
+        return None
+    from toolkit.write import analysis_report  # type: ignore[attr-defined,unused-ignore]  # lazy
+
+    rel: str = analysis_report.write_analysis(Results.from_json(result.as_dict()), scheme, out, previous)
+    return rel
+
+
+def _put(units: UnitStore, changed: dict[int, UnitResult]) -> None:
+    for i, u in changed.items():
+        units.set(i, dataclasses.replace(u, problems=sorted_problems(u.problems)), units.record(i))
 
 
 def _prepare_phase2(scheme: Scheme | None) -> None:

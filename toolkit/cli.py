@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -29,8 +30,120 @@ def one_line(text: str) -> str:
     return _BREAKS.sub(" ", text)
 
 
+# --------------------------------------------------------------------------- click's own strings in Chinese
+_ZH = {  # click's message ids (gettext) → what the officer reads
+    "Usage:": "用法：", "Options": "选项", "Commands": "命令", "Positional arguments": "参数",
+    "Error: {message}": "错误：{message}", "Try '{command} {option}' for help.": "运行 {command} {option} 查看帮助。",
+    "Show this message and exit.": "显示本帮助并退出。", "Show the version and exit.": "显示版本号并退出。",
+    "Missing argument": "缺少参数", "Missing option": "缺少选项", "Missing parameter": "缺少参数",
+    "Missing command.": "缺少命令。", "No such option {name!r}.": "没有选项 {name}。",
+    "No such command {name!r}.": "没有命令 {name}。",
+    "Did you mean {possibility}?": "是不是 {possibility}？", "(Did you mean one of: {possibilities}?)": "（是不是以下之一：{possibilities}？）",
+    "Got unexpected extra argument ({args})": "多余的参数（{args}）",
+    "Got unexpected extra arguments ({args})": "多余的参数（{args}）",
+    "Option {name!r} requires an argument.": "选项 {name} 后面需要一个值。",
+    "Option {name!r} requires {nargs} arguments.": "选项 {name} 后面需要 {nargs} 个值。",
+    "Option {name!r} does not take a value.": "选项 {name} 不需要值。",
+    "Invalid value: {message}": "值无效：{message}", "Invalid value for {param_hint}: {message}": "{param_hint} 的值无效：{message}",
+    "file": "文件", "directory": "文件夹", "path": "路径",
+    "{name} {filename!r} does not exist.": "{name}“{filename}”不存在。",
+    "{name} {filename!r} is a file.": "“{filename}”是文件，这里需要文件夹。",
+    "{name} {filename!r} is a directory.": "“{filename}”是文件夹，这里需要文件。",
+    "{name} {filename!r} is not readable.": "{name}“{filename}”无法读取。",
+    "{name} {filename!r} is not writable.": "{name}“{filename}”无法写入。",
+    "{value!r} is not a valid {number_type}.": "“{value}”不是有效的{number_type}。",
+    "{value} is not in the range {range}.": "{value} 不在 {range} 范围内。",
+    "default: {default}": "默认：{default}", "required": "必填", "Aborted!": "已中止。",
+    "{value!r} is not {choice}.": "“{value}”无效，只能是 {choice}。",
+    "{value!r} is not one of {choices}.": "“{value}”无效，只能是以下之一：{choices}。",
+    "{value!r} does not match the format {format}.": "“{value}”格式不对，应为 {format}。",
+    "{value!r} does not match the formats {formats}.": "“{value}”格式不对，应为 {formats} 之一。",
+}
+_NUMBER_TYPES = {"integer": "整数", "integer range": "整数", "float": "数字", "float range": "数字"}
+
+
+def _gettext(message: str) -> str:
+    return _ZH.get(message, message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _gettext(singular if n == 1 else plural)
+
+
+def _missing_message(self: click.MissingParameter) -> str:
+    """click's “Missing argument 'X'.” in Chinese: 缺少参数 INBOX（收件箱文件夹）。"""
+    hint = self.param_hint if self.param_hint is not None else (
+        self.param.get_error_hint(self.ctx) if self.param is not None and self.ctx is not None else "")
+    kind = self.param_type or (self.param.param_type_name if self.param is not None else "parameter")
+    what = {"argument": "参数", "option": "选项"}.get(kind, "参数")
+    return f"缺少{what} {str(hint).strip(chr(39))}。{self.message or ''}"
+
+
+def _speak_chinese() -> None:
+    """Every click module looks its strings up through ``_``/``ngettext`` at call time: point them here."""
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import click.formatting
+    import click.parser
+    import click.types
+
+    for mod in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.types):
+        if hasattr(mod, "_"):
+            mod._ = _gettext  # type: ignore[attr-defined]
+        if hasattr(mod, "ngettext"):
+            mod.ngettext = _ngettext  # type: ignore[attr-defined]
+    for t, zh in ((click.types.INT, "整数"), (click.types.FLOAT, "数字")):
+        t.name = zh
+    click.types.STRING.name = "文字"
+    click.IntRange.name = _NUMBER_TYPES["integer range"]
+    click.exceptions.MissingParameter.format_message = _missing_message  # type: ignore[method-assign]
+
+
+_speak_chinese()
+
+
+class _Formatter(click.HelpFormatter):
+    """Headings and the usage line with Chinese punctuation (用法：…, 选项：)."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, "用法：" if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{heading}：\n")
+
+
+class _Context(click.Context):
+    formatter_class = _Formatter
+
+
+class _Command(click.Command):
+    """A command whose usage line reads 用法：jixiao run [选项] INBOX."""
+
+    context_class = _Context
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("options_metavar", "[选项]")
+        super().__init__(*args, **kwargs)
+
+
 class _Group(click.Group):
-    """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug."""
+    """Unexpected errors become one Chinese line (exit 2); the traceback only with --debug.
+    ``--debug`` is accepted anywhere on the line (it is moved in front of the subcommand)."""
+
+    command_class = _Command
+    context_class = _Context
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug", *(a for i, a in enumerate(args) if i >= end or a != "--debug")]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         from toolkit.write.atomic import DiskFull, is_disk_full  # lazy (toolkit/__init__.py)
@@ -108,15 +221,20 @@ def schemes_cmd() -> None:
 @click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，预填到填报表中。")
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="单位名册 .xlsx（列：单位名称、单位编码、所属地区、联系人、联系邮箱），每个单位生成一份预填的填报表。")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="日期",
+              help="报送截止日期（如 2024-04-30），写入填表说明。")
+@click.option("--method", default=None, help="报送方式（如“电子邮件发送至 jxg@example.com”），写入填表说明。")
+@click.option("--contact", default=None, help="联系人及电话（如“绩效股 张三 0746-1234567”），写入填表说明。")
 @click.pass_context
 def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, year: int | None,
-                 roster: Path | None) -> None:
+                 roster: Path | None, deadline: datetime | None, method: str | None, contact: str | None) -> None:
     """生成标准填报表（空白，或按名册每个单位一份）。
 
     \b
     示例：
       jixiao template -o 下发/ --year 2023
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
+      jixiao template -o 下发/ --deadline 2024-04-30 --contact "绩效股 张三 0746-1234567"
     """
     from toolkit.forms import template  # lazy (toolkit/__init__.py)
     from toolkit.read.roster import RosterError, read_roster  # lazy (toolkit/__init__.py)
@@ -127,7 +245,8 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
         units = read_roster(roster) if roster is not None else None
     except RosterError as e:
         raise click.UsageError(str(e)) from None
-    paths = template.write_templates(scheme, out_dir, year=year, units=units)
+    notice = template.notice_values(deadline.date() if deadline else None, method, contact)
+    paths = template.write_templates(scheme, out_dir, year=year, units=units, notice=notice)
     for p in paths:
         click.echo(str(p))
     click.echo(f"已生成 {len(paths)} 份填报表。", err=True)
@@ -162,7 +281,7 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
 
 
 @main.command("run")
-@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("inbox", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="输出文件夹。")
 @click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认按填报表中的方案）。")
@@ -170,31 +289,59 @@ def check_cmd(ctx: click.Context, paths: tuple[Path, ...], scheme_name: str | No
 @click.option("--pdf", is_flag=True, help="同时用 LibreOffice 生成 PDF 版报告（用于结果公开）。")
 @click.option("--overwrite", is_flag=True,
               help="覆盖输出文件夹中被手工修改过的报告和退回表（默认不覆盖，新文件另存为“…（新）”）。")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="单位名册（.xlsx/.xls/.csv，与 template --roster 相同）：列出未报送的单位，名册中的邮箱补充填报表中空缺的邮箱。")
+@click.option("--prefer", type=click.Choice(["newest"]), default=None,
+              help="同一单位同一年度报送了两份时，按较新的一份（报告日期，其次文件修改时间）处理，另一份列出待核。")
+@click.option("--previous", type=click.Path(exists=True, path_type=Path), default=None,
+              help="上年的 results.json（或其所在文件夹）：汇总表增加与上年比较。")
 @click.pass_context
-def run_cmd(ctx: click.Context, inbox: Path, out_dir: Path, scheme_name: str | None, jobs: int | None,
-            pdf: bool, overwrite: bool) -> None:
-    """处理一个文件夹内的全部填报表：校验、评分、生成报告、退回表和汇总表。
+def run_cmd(ctx: click.Context, inbox: tuple[Path, ...], out_dir: Path, scheme_name: str | None,
+            jobs: int | None, pdf: bool, overwrite: bool, roster: Path | None, prefer: str | None,
+            previous: Path | None) -> None:
+    """处理一个文件夹（或几个文件）内的全部填报表：校验、评分、生成报告、退回表和汇总表。
 
     \b
     输出（在 -o 指定的文件夹下）：
       reports/    合格单位的自评报告 .docx（--pdf 时另有 .pdf）
       returned/   有错误的填报表，错误单元格已标出
-      汇总表.xlsx  全部单位的得分、等级、排名、问题清单
+      汇总表.xlsx  全部单位的得分、等级、排名、问题清单（--roster 时另有“未报送”）
       results.json 以上全部结果（供其他程序读取）
 
     \b
     示例：
       jixiao run 收件箱/ -o 结果/
+      jixiao run 收件箱/ -o 结果/ --roster 单位名册.xlsx --previous 上年结果/results.json
       jixiao run 收件箱/ -o 结果/ --jobs 2 --pdf
     """
     from toolkit import batch  # lazy (toolkit/__init__.py)
+    from toolkit.read.roster import RosterError, read_roster  # lazy (toolkit/__init__.py)
+    from toolkit.results import Results, ResultsError  # lazy (toolkit/__init__.py)
 
     scheme = _scheme_or_usage(scheme_name)
-    result = batch.run(inbox, out_dir, scheme=scheme, jobs=jobs, pdf=pdf, overwrite=overwrite,
-                       progress=sys.stderr.isatty())
+    try:
+        units = read_roster(roster) if roster is not None else None
+        last = None
+        if previous is not None:
+            last = Results.load(previous / "results.json" if previous.is_dir() else previous)
+    except (RosterError, ResultsError) as e:
+        raise click.UsageError(str(e)) from None
+    officer = batch.Officer(roster=units, prefer=prefer, previous=last)
+    try:
+        result = batch.run(list(inbox), out_dir, scheme=scheme, jobs=jobs, pdf=pdf, overwrite=overwrite,
+                           progress=sys.stderr.isatty(), officer=officer)
+    except batch.NoWorkbooks as e:
+        for line in batch.skipped_lines(e.skipped):
+            click.echo(one_line(line), err=True)
+        click.echo(f"{e}：{'、'.join(str(p) for p in inbox)}", err=True)
+        ctx.exit(EXIT_USAGE)
+        return
+    for line in batch.skipped_lines(result.skipped):
+        click.echo(one_line(line), err=True)
     for msg in result.notices:
         click.echo(one_line(msg), err=True)
-    click.echo(result.tally())
+    for line in result.run_lines(f"{out_dir.as_posix().rstrip('/')}/"):
+        click.echo(one_line(line))
     ctx.exit(EXIT_OK if result.all_valid else EXIT_INVALID)
 
 

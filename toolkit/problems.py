@@ -195,12 +195,17 @@ CATALOGUE: dict[str, Entry] = {
                            "请核对该行的一级指标；如无误，可清空该单元格"),
     "duplicate_unit": Entry("error", "与文件“{other}”是同一单位同一年度（{unit}，{year}年）的填报表，重复报送",
                             "请删除过期的一份后重新运行"),
+    "not_in_roster": Entry("warning", "单位“{unit}”不在单位名册中", "请核对单位名称、单位编码，或把该单位补入名册"),
+    "duplicate_newer": Entry("warning", "同一单位同一年度还有文件“{other}”（较早的一份），已按较新的本份处理",
+                             "如应以另一份为准，请删除本份后重新运行"),
+    "duplicate_older": Entry("error", "同一单位同一年度有较新的文件“{other}”，本份未处理（{unit}，{year}年）",
+                             "如应以本份为准，请删除较新的一份后重新运行"),
 }
 
 
 # Problems only the finance officer can resolve (spec 07): listed for the officer everywhere, never
 # mailed to a clerk (a unit with one of these is held back by `jixiao mail`).
-OFFICER_ONLY: frozenset[str] = frozenset({"duplicate_unit"})
+OFFICER_ONLY: frozenset[str] = frozenset({"duplicate_unit", "duplicate_older"})
 
 
 def problem(code: str, *, sheet: str | None = None, cell: str | None = None,

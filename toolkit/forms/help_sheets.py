@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -26,6 +26,9 @@ class Writer(Protocol):
 
     scheme: Scheme
     problems: Sequence[Problem]
+
+    @property
+    def values(self) -> Mapping[str, Any]: ...  # notice_* keys fill the officer's lines
 
     def fmt(self, style: str, marked: bool = False) -> Format: ...
     def sheet(self, name: str, widths: Sequence[float] = ()) -> Worksheet: ...
@@ -62,6 +65,12 @@ def problems_sheet(w: Writer) -> None:
         ws.set_row(r, height(p.message, WIDTHS[PROBLEMS_SHEET][4]))
 
 
+# The officer's lines of 填表说明 (template --deadline / --method / --contact): key in the writer's
+# values → label. Blank unless given, so the default template stays byte-identical.
+NOTICE_LINES = (("notice_deadline", "报送截止时间："), ("notice_method", "报送方式："),
+                ("notice_contact", "联系人及电话："))
+
+
 def help_sheet(w: Writer) -> None:
     ws = w.sheet(F.SHEET_HELP, WIDTHS[F.SHEET_HELP])
     widths = WIDTHS[F.SHEET_HELP]
@@ -90,9 +99,9 @@ def help_sheet(w: Writer) -> None:
         ws.set_row(r, height(text, total_w))
         r += 1
     r += 1
-    for label in ("报送截止时间：", "报送方式：", "联系人及电话："):
+    for key, label in NOTICE_LINES:
         ws.merge_range(r, 0, r, 1, label, w.fmt("para"))
-        ws.merge_range(r, 2, r, 4, "", w.fmt("officer"))
+        ws.merge_range(r, 2, r, 4, str(w.values.get(key) or ""), w.fmt("officer"))
         ws.set_row(r, 22)
         r += 1
     r += 1

@@ -24,6 +24,7 @@ stale.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +79,29 @@ def safe_file_name(name: str, max_len: int = 80) -> str:
     return safe_file_stem(name, max_len)
 
 
+def notice_values(deadline: date | None = None, method: str | None = None,
+                  contact: str | None = None) -> dict[str, str]:
+    """The 填表说明 lines 报送截止时间 / 报送方式 / 联系人及电话 as writer values (only those given)."""
+    out = {"notice_deadline": f"{deadline.year}年{deadline.month}月{deadline.day}日" if deadline else "",
+           "notice_method": (method or "").strip(), "notice_contact": (contact or "").strip()}
+    return {k: v for k, v in out.items() if v}
+
+
 def write_templates(scheme: Scheme, out_dir: Path, year: int | None = None,
-                    units: Sequence[Mapping[str, str]] | None = None) -> list[Path]:
+                    units: Sequence[Mapping[str, str]] | None = None,
+                    notice: Mapping[str, str] | None = None) -> list[Path]:
     """Write the blank template, or one prefilled copy per roster unit (rows of
-    ``toolkit.read.roster.read_roster``); returns the paths written."""
+    ``toolkit.read.roster.read_roster``); ``notice`` (``notice_values``) fills the officer's lines
+    of 填表说明 in every copy. Returns the paths written."""
     out_dir = Path(out_dir)
     base = template_file_name(scheme)
     if units is None:
         path = out_dir / base
-        atomic.write_bytes(path, build_workbook_bytes(scheme, year=year))
+        atomic.write_bytes(path, build_workbook_bytes(scheme, year=year, values=notice))
         return [path]
     paths = []
     for u in units:
-        values: dict[str, Any] = {k: v for k, v in u.items() if v}
+        values: dict[str, Any] = {**(notice or {}), **{k: v for k, v in u.items() if v}}
         if year is not None:
             values["fiscal_year"] = year
         meta = {"unit_code": u["unit_code"]} if u.get("unit_code") else {}

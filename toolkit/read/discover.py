@@ -44,7 +44,10 @@ def _inside(p: Path, root_real: str) -> bool:
     return os.path.normcase(real).startswith(os.path.normcase(root_real.rstrip(os.sep) + os.sep))
 
 
-def _walk(root: Path) -> list[tuple[Path, str]]:
+ARCHIVE_SUFFIXES = frozenset({".zip", ".rar", ".7z"})  # named to the officer (spec 07), never opened
+
+
+def _walk(root: Path, suffixes: frozenset[str] | tuple[str, ...] = CANDIDATE_SUFFIXES) -> list[tuple[Path, str]]:
     """Candidate files under ``root`` without recursion: depth bounded, symlinked folders not entered,
     symlinked files kept only when they resolve inside ``root``."""
     root_real = os.path.realpath(root)
@@ -69,7 +72,7 @@ def _walk(root: Path) -> list[tuple[Path, str]]:
                 if depth + 1 <= MAX_DEPTH:
                     stack.append((p, depth + 1))
                 continue
-            if _skipped_name(e.name) or p.suffix.lower() not in CANDIDATE_SUFFIXES:
+            if _skipped_name(e.name) or p.suffix.lower() not in suffixes:
                 continue
             if is_link and not _inside(p, root_real):
                 continue
@@ -112,6 +115,19 @@ def discover(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
         elif not root.name.startswith("~$"):
             add(root, root.name)
     return [(p, rel) for p, rel, _ in _settled(found)]
+
+
+def archives(paths: Iterable[Path | str]) -> list[str]:
+    """The archives (.zip/.rar/.7z) under ``paths``, as paths relative to the folder given (sorted):
+    a clerk who sent a packed folder is named, not silently ignored."""
+    out: list[str] = []
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            out.extend(sorted((rel for _, rel in _walk(root, ARCHIVE_SUFFIXES)), key=lambda r: r.split("/")))
+        elif root.suffix.lower() in ARCHIVE_SUFFIXES and root.is_file():
+            out.append(root.name)
+    return out
 
 
 def _settled(found: list[tuple[Path, str, os.stat_result]]) -> list[tuple[Path, str, os.stat_result]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +25,7 @@ import xlsxwriter
 
 from toolkit.results import UnitResult
 from toolkit.rules.model import Scheme
+from toolkit.write import summary_officer as officer
 from toolkit.write import summary_sheets as sheets
 from toolkit.write.atomic import atomic_path
 from toolkit.write.summary_data import rank, scan, title_text
@@ -42,24 +43,28 @@ _WORKBOOK_OPTIONS: dict[str, Any] = {
 }
 
 
-def build_summary_bytes(units: Iterable[UnitResult], scheme: Scheme) -> bytes:
+def build_summary_bytes(units: Iterable[UnitResult], scheme: Scheme, *,
+                        missing: Sequence[Mapping[str, Any]] | None = None, previous: bool = False) -> bytes:
     """The 汇总表 of ``units`` as .xlsx bytes (identical for identical input).
 
     ``units`` may be any random-access sequence of units decoded on access; each unit is fetched
     by index a few times and never more than one at a time is kept.
     """
     buf = io.BytesIO()
-    _build(units, scheme, buf)
+    _build(units, scheme, buf, missing, previous)
     return buf.getvalue()
 
 
-def write_summary(units: Iterable[UnitResult], scheme: Scheme, path: Path) -> None:
-    """Write the 汇总表 to ``path`` atomically (``.<name>.part`` then rename), streaming to disk."""
+def write_summary(units: Iterable[UnitResult], scheme: Scheme, path: Path, *,
+                  missing: Sequence[Mapping[str, Any]] | None = None, previous: bool = False) -> None:
+    """Write the 汇总表 to ``path`` atomically (``.<name>.part`` then rename), streaming to disk.
+    ``missing`` (run --roster) adds the sheet 未报送; ``previous`` (run --previous) the sheet 比上年."""
     with atomic_path(Path(path)) as part:
-        _build(units, scheme, str(part))
+        _build(units, scheme, str(part), missing, previous)
 
 
-def _build(units: Iterable[UnitResult], scheme: Scheme, target: str | IO[bytes]) -> None:
+def _build(units: Iterable[UnitResult], scheme: Scheme, target: str | IO[bytes],
+           missing: Sequence[Mapping[str, Any]] | None = None, previous: bool = False) -> None:
     if not isinstance(units, Sequence):
         units = list(units)  # a plain iterable: no random access, so hold it
     records, tally = scan(units, scheme)
@@ -81,6 +86,10 @@ def _build(units: Iterable[UnitResult], scheme: Scheme, target: str | IO[bytes])
             sheets.detail_sheet(wb.add_worksheet(sheets.SHEET_DETAIL), fmt, units, rows, scheme)
             sheets.problems_sheet(wb.add_worksheet(sheets.SHEET_PROBLEMS), fmt, units, rows)
             sheets.stats_sheet(wb, wb.add_worksheet(sheets.SHEET_STATS), fmt, scheme, tally)
+            if missing is not None:
+                officer.missing_sheet(wb.add_worksheet(officer.SHEET_MISSING), fmt, missing)
+            if previous:
+                officer.previous_sheet(wb.add_worksheet(officer.SHEET_PREVIOUS), fmt, units, rows)
             wb.close()
         finally:
             if not wb.fileclosed:  # failed half-way: release the row files so the folder can go
