@@ -144,7 +144,7 @@ def _split_points(total: Decimal, n: int) -> list[Decimal]:
 
 
 def _perf_row(rng: random.Random, group: str, points: Decimal) -> dict[str, Any]:
-    from toolkit.forms.fields import LEVEL2_BY_LEVEL1
+    from toolkit.fields import LEVEL2_BY_LEVEL1
 
     row: dict[str, Any] = {"level1": group, "level2": rng.choice(LEVEL2_BY_LEVEL1.get(group, ("",))),
                            "name": rng.choice(INDICATOR_NAMES), "points": float(points)}

@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from toolkit.forms.fields import PERF_INDICATORS, table_by_name
+from toolkit.fields import PERF_INDICATORS, table_by_name
 from toolkit.model import Submission, TableRow
 from toolkit.rules.inputs import field_map
 from toolkit.rules.model import Scheme

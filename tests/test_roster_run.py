@@ -74,7 +74,7 @@ ROSTER_STDOUT = f"""\
 未报送：{PREFIX}审计局（联系人7 u7@example.com）
 未报送：{PREFIX}商务局（联系人8 u8@example.com）
 未报送：{PREFIX}文旅局（联系人9 u9@example.com）
-结果在 <R>/out/：报告 4 份，退回 1 份，汇总表.xlsx
+结果在 <R>/out/：报告 4 份，退回 1 份，汇总表.xlsx，汇总分析报告.docx
 """
 
 
@@ -193,3 +193,18 @@ def test_roster_without_header_names_the_column(tmp_path: Path) -> None:
 ])
 def test_region_from_common_prefix(names: list[str], region: str) -> None:
     assert region_of(names) == region
+
+
+def test_prefer_newest_goes_by_report_date_before_file_time(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    data = load_seed()
+    data["report_date"] = "2024-05-20"  # the later 报告日期 …
+    write_unit(inbox / "b.xlsx", data)
+    data["report_date"] = "2024-04-30"
+    write_unit(inbox / "a.xlsx", data)
+    os.utime(inbox / "b.xlsx", (1_000_000_000, 1_000_000_000))  # … in the file with the older time
+    code, out, _ = _run("run", str(inbox), "-o", str(tmp_path / "o"), "--prefer", "newest", root=tmp_path)
+    results = {u["file"]: u for u in json.loads((tmp_path / "o" / "results.json").read_text("utf-8"))["units"]}
+    assert "duplicate_older" in [p["code"] for p in results["a.xlsx"]["problems"]]
+    assert results["b.xlsx"]["status"] == "ok" and results["b.xlsx"]["report"]

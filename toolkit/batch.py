@@ -83,7 +83,7 @@ class RunResult:
     outputs: list[dict[str, Any]] | None = None  # run only: every file written, with its sha256
     missing: list[dict[str, Any]] | None = None  # run --roster only: roster units without a workbook
     skipped: list[str] = field(default_factory=list)  # archives in the inbox (not opened)
-    analysis: str | None = None  # the analysis report written after results.json (relative to OUT)
+    analysis: str | None = None  # the 汇总分析报告 written by this run (relative to OUT)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -234,9 +234,9 @@ def _prefer_newest(store: UnitStore, dups: dict[str, list[Any]], mtimes: dict[st
 
     dates: dict[str, str] = {}
     for i in range(len(store)):
-        u = store[i]
-        if u.file in dups and u.extra.get("report_date"):
-            dates[u.file] = str(u.extra["report_date"])
+        u, rec = store.get(i)
+        if u.file in dups and rec.report_date:
+            dates[u.file] = rec.report_date
     out: dict[str, list[Any]] = {}
     for f, probs in dups.items():
         group = sorted({f, *(str((p.params or {}).get("other")) for p in probs)})
@@ -338,11 +338,11 @@ def _remove_leftover_parts(out: Path) -> None:
 def _inputs(inbox: Sequence[Path], out: Path) -> list[tuple[Path, str]]:
     """The workbooks of INBOX, never our own outputs when OUT lies inside INBOX (or is INBOX)."""
     own = [(out / d).resolve() for d in (REPORTS_DIR, RETURNED_DIR, "mail", STAGING_DIR)]
-    summary_path = (out / SUMMARY_FILE).resolve()
+    ours = {(out / SUMMARY_FILE).resolve(), *((out / rel).resolve() for rel in previous_outputs(out / RESULTS_FILE))}
     from toolkit.read.discover import ARCHIVE_SUFFIXES  # lazy (toolkit/__init__.py)
 
     return [(p, rel) for p, rel in discover(list(inbox))
-            if p.suffix.lower() not in ARCHIVE_SUFFIXES and p.resolve() != summary_path and not any(d in p.resolve().parents for d in own)]
+            if p.suffix.lower() not in ARCHIVE_SUFFIXES and p.resolve() not in ours and not any(d in p.resolve().parents for d in own)]
 
 
 REPORT_BYTES = 64 * 1024  # a report is ~30 KB; a returned workbook about its input's size
@@ -391,28 +391,32 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     from toolkit.write import summary  # lazy (toolkit/__init__.py)
 
     the_scheme = scheme or load_scheme(scheme_id)
-    summary.write_summary(units, the_scheme, out / SUMMARY_FILE, missing=missing,
+    summary_rel = outputs.claim(SUMMARY_FILE)  # an officer's own 汇总表 is never overwritten
+    summary.write_summary(units, the_scheme, atomic.inside(out, summary_rel), missing=missing,
                           previous=officer.previous is not None)
-    outputs.record(SUMMARY_FILE)
+    outputs.record(summary_rel)
+    result = RunResult(units=units, scheme_id=scheme_id, notices=notices, missing=missing)
+    result.analysis = write_analysis(result, the_scheme, outputs, officer.previous)
     outputs.remove_stale()
-    result = RunResult(units=units, scheme_id=scheme_id, notices=notices + outputs.notices,
-                       outputs=outputs.as_list(), missing=missing)
+    result.notices = [*result.notices, *outputs.notices]
+    result.outputs = outputs.as_list()  # every file above, the analysis report included
     result.write_json(out / RESULTS_FILE)
-    result.analysis = analysis_hook(result, the_scheme, out, officer.previous)
     return result
 
 
-def analysis_hook(result: RunResult, scheme: Scheme, out: Path, previous: Results | None) -> str | None:
-    """After results.json: ``toolkit.write.analysis_report.write_analysis`` when that module exists
-    (the county's 汇总分析报告, spec 07); the relative path it wrote, else None."""
-    import importlib.util
+def write_analysis(result: RunResult, scheme: Scheme, outputs: Outputs, previous: Results | None) -> str | None:
+    """The county's 汇总分析报告 (spec 07), written like every output (never over a file that is not
+    ours); its path relative to OUT. Optional: a failure is a notice, the main outputs stand."""
+    from toolkit.write import analysis_report  # lazy (toolkit/__init__.py)
 
-    if importlib.util.find_spec("toolkit.write.analysis_report") is None:
+    try:
+        data = analysis_report.build_analysis(Results.from_json(result.as_dict()), scheme, previous)
+        return outputs.write(analysis_report.ANALYSIS_FILE, data)
+    except Exception as e:  # noqa: BLE001  an optional document must not cost results.json
+        if atomic.is_disk_full(e):
+            raise
+        result.notices.append(f"未生成汇总分析报告（{type(e).__name__}: {e}），其余结果不受影响")
         return None
-    from toolkit.write import analysis_report  # type: ignore[attr-defined,unused-ignore]  # lazy
-
-    rel: str = analysis_report.write_analysis(Results.from_json(result.as_dict()), scheme, out, previous)
-    return rel
 
 
 def _put(units: UnitStore, changed: dict[int, UnitResult]) -> None:

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class RunRecord:
     scheme: str | None = None  # id of the scheme that scored the unit
     staging: str | None = None  # staged document (relative to OUT) waiting for its final name
     report_name: str | None = None  # the report's final file name
+    report_date: str | None = None  # ISO 报告日期, for --prefer newest
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     unit = new_unit(rel, status, sub.values if sub is not None else None, sorted_problems(problems),
                     scheme_id if status != "unreadable" else None)  # an unreadable unit was not scored
     key = validate.unit_key(check)
-    record = RunRecord(key=dataclasses.astuple(key) if key else None, scheme=scheme_id)
+    rd = sub.values.get("report_date") if sub is not None else None
+    record = RunRecord(key=dataclasses.astuple(key) if key else None, scheme=scheme_id,
+                       report_date=rd.isoformat() if isinstance(rd, date) else None)
     scored = status == "ok" and card is not None and sub is not None
     if scored and card is not None:
         unit = dataclasses.replace(

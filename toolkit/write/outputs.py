@@ -32,7 +32,7 @@ def sha256_file(path: Path) -> str:
 
 def previous_outputs(results_path: Path) -> dict[str, str | None]:
     """Outputs recorded by the previous run: rel path → sha256 (None: an older results.json
-    without hashes, whose named reports and returned workbooks are trusted as ours)."""
+    without hashes, whose 汇总表 and named reports and returned workbooks are trusted as ours)."""
     try:
         data = json.loads(results_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -43,7 +43,7 @@ def previous_outputs(results_path: Path) -> dict[str, str | None]:
     if isinstance(recorded, list):
         return {o["path"]: o["sha256"] for o in recorded
                 if isinstance(o, dict) and isinstance(o.get("path"), str) and isinstance(o.get("sha256"), str)}
-    legacy: dict[str, str | None] = {}
+    legacy: dict[str, str | None] = {"汇总表.xlsx": None}  # every older run wrote it
     for u in data.get("units") or ():
         if isinstance(u, dict):
             for k in ("report", "returned"):
