@@ -222,3 +222,17 @@ def test_renders_to_a4_with_every_heading(tmp_path: Path) -> None:
     for h in HEADINGS.values():
         assert h in text, h
     assert "附表：" in text
+
+
+def test_a_real_run_writes_the_analysis_with_the_clerks_problem_themes(sample_run: Path) -> None:
+    # `jixiao run` writes 汇总分析报告.docx itself, records it among the outputs, and groups the
+    # clerks' 存在的问题 rows (carried from the workers, not through results.json) by theme.
+    from tests import readback
+
+    doc = sample_run / "汇总分析报告.docx"
+    rows = readback.rows(doc.read_bytes())
+    text = "\n".join(rows)
+    assert "四、主要问题" in text and "（一）单位反映的问题" in text
+    assert "绩效目标方面：1家单位（江华瑶族自治县政务服务中心）" in text
+    outputs = json.loads((sample_run / "results.json").read_text(encoding="utf-8"))["outputs"]
+    assert "汇总分析报告.docx" in {o["path"] for o in outputs}

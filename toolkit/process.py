@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.fields import problem_sort_key
+from toolkit.model import Submission
 from toolkit.problems import Problem, problem
 from toolkit.results import IndicatorResult, Status, UnitResult
 from toolkit.rules.loader import load_scheme
@@ -39,6 +40,7 @@ class RunRecord:
     staging: str | None = None  # staged document (relative to OUT) waiting for its final name
     report_name: str | None = None  # the report's final file name
     report_date: str | None = None  # ISO 报告日期, for --prefer newest
+    problem_texts: tuple[str, ...] = ()  # the clerk's 存在的问题 rows, for the 汇总分析报告's themes
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     key = validate.unit_key(check)
     rd = sub.values.get("report_date") if sub is not None else None
     record = RunRecord(key=dataclasses.astuple(key) if key else None, scheme=scheme_id,
-                       report_date=rd.isoformat() if isinstance(rd, date) else None)
+                       report_date=rd.isoformat() if isinstance(rd, date) else None,
+                       problem_texts=_problem_texts(sub))
     scored = status == "ok" and card is not None and sub is not None
     if scored and card is not None:
         unit = dataclasses.replace(
@@ -183,3 +186,8 @@ def write_returned(scheme: Scheme, raw: Any, problems: list[Problem], path: Path
     from toolkit.forms import returned  # lazy (toolkit/__init__.py)
 
     returned.write_returned(scheme, raw, problems, path)
+
+
+def _problem_texts(sub: Submission | None) -> tuple[str, ...]:
+    rows = sub.tables.get("problems", ()) if sub is not None else ()
+    return tuple(str(r.values.get("problems")) for r in rows if r.values.get("problems"))
