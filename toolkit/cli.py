@@ -306,7 +306,8 @@ def run_cmd(ctx: click.Context, inbox: tuple[Path, ...], out_dir: Path, scheme_n
       reports/    合格单位的自评报告 .docx（--pdf 时另有 .pdf）
       returned/   有错误的填报表，错误单元格已标出
       汇总表.xlsx  全部单位的得分、等级、排名、问题清单（--roster 时另有“未报送”）
-      results.json 以上全部结果（供其他程序读取）
+      汇总分析报告.docx  财政局向上报送的汇总分析（等级分布、薄弱指标、主要问题、结果应用建议；--previous 时比上年）
+    results.json 以上全部结果（供其他程序读取）
 
     \b
     示例：
