@@ -236,3 +236,26 @@ def test_a_real_run_writes_the_analysis_with_the_clerks_problem_themes(sample_ru
     assert "绩效目标方面：1家单位（江华瑶族自治县政务服务中心）" in text
     outputs = json.loads((sample_run / "results.json").read_text(encoding="utf-8"))["outputs"]
     assert "汇总分析报告.docx" in {o["path"] for o in outputs}
+
+
+def test_the_analysis_agrees_with_the_summary_workbook_to_the_cent(sample_run: Path) -> None:
+    # The same run's 汇总表 (统计 sheet, openpyxl) and 汇总分析报告 (.docx text) state the same numbers.
+    import re
+
+    import openpyxl
+
+    from tests import readback
+
+    ws = openpyxl.load_workbook(sample_run / "汇总表.xlsx")["统计"]
+    stats = {row[0]: row[1:] for row in ws.iter_rows(values_only=True) if row and row[0] is not None}
+    text = "\n".join(readback.rows((sample_run / "汇总分析报告.docx").read_bytes()))
+    for label in ("平均分", "最高分", "最低分"):
+        assert f"{stats[label][0]:.2f}" in text, label
+    for level in ("投入", "过程", "产出及效率"):
+        points, mean, share = stats[level][:3]
+        m = re.search(rf"{level}指标（{points:.2f} ?分）平均得分 ?([\d.]+) ?分，得分率 ?([\d.]+)%", text)
+        assert m, level
+        assert m.group(1) == f"{mean:.2f}" and m.group(2) == f"{share * 100:.2f}", level
+    grades = {row[0]: row[2] for row in ws.iter_rows(values_only=True) if row and row[0] in ("优", "良", "中", "差")}
+    for grade, n in grades.items():
+        assert f"评价等级为“{grade}”的{n}家" in text or n == 0, grade
