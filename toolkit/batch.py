@@ -413,7 +413,9 @@ def write_analysis(result: RunResult, scheme: Scheme, outputs: Outputs, previous
         units = result.units
         texts = {u.unit_name: list(rec.problem_texts) for u, rec in map(units.get, range(len(units)))
                  if u.ok and u.unit_name and rec.problem_texts} if isinstance(units, UnitStore) else None
-        data = analysis_report.build_analysis(Results.from_json(result.as_dict()), scheme, previous, texts)
+        # the units straight from the compact store, decoded one at a time (memory flat in N)
+        view = Results(result.scheme_id, units, {"missing": result.missing} if result.missing is not None else {})
+        data = analysis_report.build_analysis(view, scheme, previous, texts)
         return outputs.write(analysis_report.ANALYSIS_FILE, data)
     except Exception as e:  # noqa: BLE001  an optional document must not cost results.json
         if atomic.is_disk_full(e):

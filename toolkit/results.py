@@ -8,7 +8,7 @@ are only ever added at the end), so a unit survives ``from_json(to_json())`` unc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -117,7 +117,7 @@ class Results:
     """A whole results.json."""
 
     scheme: str
-    units: tuple[UnitResult, ...]
+    units: Sequence[UnitResult]  # a tuple, or a lazy sequence (the batch's compact store) decoded on access
     extra: Mapping[str, Any] = field(default_factory=dict)  # outputs, missing, …
 
     def to_json(self) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def _load_results(out_dir: Path) -> tuple[UnitResult, ...]:
     if not path.is_file():  # the usual slip (mail before run): the message it has always had
         raise MailUsageError(f"{out_dir} 中没有 {RESULTS_FILE}，请先运行 jixiao run 生成结果")
     try:
-        return Results.load(path).units
+        return tuple(Results.load(path).units)
     except ResultsError as e:
         raise MailUsageError(str(e)) from None
 

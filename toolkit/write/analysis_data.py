@@ -50,16 +50,19 @@ def _ok(results: Results) -> list[UnitResult]:
 
 
 def indicators(results: Results) -> pd.DataFrame:
-    """Long form, ok units only: unit_name, unit_code, id, level1, level2, name, points, score, share."""
-    rows = []
-    for u in _ok(results):
+    """Long form, ok units only: unit_name, unit_code, id, level1, level2, name, points, score, share.
+    Built column by column (a row dict per indicator would cost ~1 KB each: memory flat in N)."""
+    names = ["unit_name", "unit_code", "id", "level1", "level2", "name", "points", "score", "share"]
+    cols: dict[str, list[Any]] = {k: [] for k in names}
+    for u in results.units:
+        if not (u.ok and u.total is not None):
+            continue
         for i in u.indicators or ():
             p = list(i.path) or [i.id]
-            rows.append({"unit_name": u.label, "unit_code": u.unit_code, "id": i.id, "level1": p[0],
-                         "level2": p[1] if len(p) > 1 else p[0], "name": p[-1], "points": i.points,
-                         "score": i.score, "share": i.score / i.points if i.points else None})
-    return pd.DataFrame(rows, columns=["unit_name", "unit_code", "id", "level1", "level2", "name", "points",
-                                       "score", "share"])
+            for k, v in zip(names, (u.label, u.unit_code, i.id, p[0], p[1] if len(p) > 1 else p[0], p[-1],
+                                    i.points, i.score, i.score / i.points if i.points else None), strict=True):
+                cols[k].append(v)
+    return pd.DataFrame(cols, columns=names)
 
 
 def problems(results: Results) -> pd.DataFrame:
