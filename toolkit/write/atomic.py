@@ -126,7 +126,9 @@ LOCK_FILE = ".jixiao.lock"
 
 
 def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":  # no cheap portable probe: assume the holder is alive
+    if os.name == "nt":
+        return _pid_alive_windows(pid)
+    if os.name != "posix":  # no probe: assume the holder is alive
         return True
     try:
         os.kill(pid, 0)
@@ -135,6 +137,23 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _pid_alive_windows(pid: int) -> bool:
+    """OpenProcess + GetExitCodeProcess (STILL_ACTIVE = 259); unsure → alive (the lock stays)."""
+    import ctypes  # lazy: Windows only
+
+    try:
+        k32 = getattr(ctypes, "windll").kernel32
+        handle = k32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ok = k32.GetExitCodeProcess(handle, ctypes.byref(code))
+        k32.CloseHandle(handle)
+        return not ok or code.value == 259
+    except (AttributeError, OSError):
+        return True
 
 
 class OutLock:
