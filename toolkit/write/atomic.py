@@ -144,7 +144,7 @@ def _pid_alive_windows(pid: int) -> bool:
     import ctypes  # lazy: Windows only
 
     try:
-        k32 = getattr(ctypes, "windll").kernel32
+        k32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
         handle = k32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
         if not handle:
             return False
