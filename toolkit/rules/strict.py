@@ -94,6 +94,9 @@ REPORT: Spec = {
         "below_full_intro": PLAIN, "below_full_line": only("n", "level1", "level2", "name", "points", "below", "units"),
         "application_intro": PLAIN, "application_line": only("grade", "count", "rule", "units"),
     },
+    # the report's outline (spec 08.5, write/report/outline.py): checked by check_outline
+    "outline": PLAIN, "score_first": {_ANY: unit()},
+    "cover": {"title": unit(), "lines": PLAIN, "issuer": unit()},
 }
 
 
@@ -164,6 +167,8 @@ def check_report(report: Any, fields: frozenset[str]) -> list[str]:
                 problems.extend(check_text(text, _allowed(spec, fields), where))
 
     walk(report, REPORT, "", report, None)
+    if isinstance(report, Mapping):
+        problems.extend(check_outline(report.get("outline"), fields))
     return problems
 
 
@@ -194,3 +199,54 @@ def rule_cases(rule: Any) -> set[str]:
         elif isinstance(x, list):
             stack.extend(x)
     return out
+
+
+# --------------------------------------------------------------------------- report: outline:
+# The blocks an outline may name (write/report/outline.py runs them), the keys of an entry, the
+# appendices and the columns of the indicator table (write/report/table.py COLUMN_NAMES).
+OUTLINE_BLOCKS = frozenset({"title", "opening", "overview", "basic", "staff", "money", "score_first", "execution",
+                            "levels", "performance", "problems", "plans", "signature", "appendix",
+                            "cover", "kv_table", "text", "heading"})
+OUTLINE_KEYS = frozenset({"block", "heading", "level", "fields", "text", "appendix", "columns", "lines", "issuer"})
+OUTLINE_APPENDICES = frozenset({"self_evaluation", "scoring_table"})
+OUTLINE_COLUMNS = frozenset({"一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分",
+                             "偏差原因分析及改进措施", "评价标准", "指标说明", "扣分原因",
+                             "level1", "level2", "level3", "target", "actual", "points", "score", "deviation",
+                             "criterion", "reason"})
+
+
+def check_outline(outline: Any, fields: frozenset[str]) -> list[str]:
+    """``report: outline:``: a list of block names or entries with known keys, blocks, columns and placeholders."""
+    if outline is None:
+        return []
+    if not isinstance(outline, list):
+        return ["report.outline：outline 必须是列表（每行“- 块名”或“- {block: 块名, heading: 标题}”）"]
+    problems: list[str] = []
+    for i, entry in enumerate(outline, start=1):
+        where = f"report.outline 第{i}项"
+        if not isinstance(entry, Mapping):
+            if str(entry) not in OUTLINE_BLOCKS:
+                problems.append(f"{where}：没有“{entry}”这种块{suggest(str(entry), OUTLINE_BLOCKS)}")
+            continue
+        where = f"{where}（{line_of(entry)}）"
+        problems.extend(unknown_keys(entry, OUTLINE_KEYS, where, "outline 的一项"))
+        block = entry.get("block")
+        if block is not None and str(block) not in OUTLINE_BLOCKS:
+            problems.append(f"{where}：没有“{block}”这种块{suggest(str(block), OUTLINE_BLOCKS)}")
+        if block is None and not any(k in entry for k in ("text", "appendix", "heading")):
+            problems.append(f"{where}：需要 block、text、appendix 或 heading 之一")
+        app = entry.get("appendix")
+        if app is not None and str(app) not in OUTLINE_APPENDICES:
+            problems.append(f"{where}：没有“{app}”这种附件{suggest(str(app), OUTLINE_APPENDICES)}")
+        cols = entry.get("columns")
+        for col in cols if isinstance(cols, list) else ([] if cols is None else [cols]):
+            if str(col) not in OUTLINE_COLUMNS:
+                problems.append(f"{where}：附表没有“{col}”这一列{suggest(str(col), OUTLINE_COLUMNS)}")
+        for f in entry.get("fields") or []:
+            key = f.get("key") if isinstance(f, Mapping) else f
+            if key is not None and str(key) not in fields | UNIT_NAMES:
+                problems.append(f"{where}：没有“{key}”这个字段{suggest(str(key), fields | UNIT_NAMES)}")
+        for k in ("text", "heading"):
+            if k in entry:
+                problems.extend(check_text(entry[k], fields | UNIT_NAMES, f"{where} {k}"))
+    return problems

@@ -4,7 +4,7 @@
     write_report(scheme, submission, scorecard, path)     # atomic
     report_file_name(submission)  # 江华瑶族自治县政务服务中心2023年度部门整体支出绩效自评报告.docx
 
-``narrative`` writes the sentences (all wording is scheme data), ``table`` the appendix table,
+``outline`` runs the scheme's blocks in order (spec 08.5), ``narrative`` writes the sentences (all wording is scheme data), ``table`` the appendix table,
 ``layout`` holds the page format and shared package parts, ``writer`` produces the package.
 """
 
@@ -17,7 +17,7 @@ from toolkit.model import Scorecard, Submission
 from toolkit.rules.model import Scheme
 from toolkit.text.names import safe_file_stem
 from toolkit.write import atomic
-from toolkit.write.report import layout, narrative, table, writer
+from toolkit.write.report import layout, narrative, outline, writer
 
 __all__ = ["build_report", "write_report", "report_file_name"]
 
@@ -25,13 +25,12 @@ __all__ = ["build_report", "write_report", "report_file_name"]
 def build_report(scheme: Scheme, submission: Submission, scorecard: Scorecard) -> bytes:
     """The report as .docx bytes."""
     ctx = narrative.unit_context(scheme, submission)
-    paras = narrative.compose(scheme, submission, scorecard, ctx)
-    appendix = table.appendix(scheme, submission, scorecard, ctx)
-    title = paras[0].text.replace("\n", "") if paras else ""
+    body = outline.compose(scheme, submission, scorecard, ctx)
+    title = next((b.text.replace("\n", "") for b in body if isinstance(b, narrative.Para) and b.kind == "title"), "")
     when = submission.get("report_date")
     core = writer.core_xml(title, submission.unit_name, when if isinstance(when, date) else None)
     fonts = layout.Fonts.from_report(scheme.report)
-    return writer.package(fonts, writer.document_xml(paras, appendix), core)
+    return writer.package(fonts, writer.document_xml(body), core)
 
 
 def write_report(scheme: Scheme, submission: Submission, scorecard: Scorecard, path: Path | str) -> None:

@@ -31,6 +31,7 @@ class Para:
     kind: str
     text: str
     page_break_before: bool = False
+    align: str | None = None  # "center": centred without the first-line indent (the cover page)
 
 
 # --------------------------------------------------------------------------- dates
@@ -270,7 +271,7 @@ def indicator_line(n: int, row: RowScore, report: Mapping[str, Any], facts: Mapp
 
 
 # --------------------------------------------------------------------------- the outline
-class _Composer:
+class Composer:
     def __init__(self, scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str] | None):
         self.scheme = scheme
         self.sub = sub
@@ -282,9 +283,19 @@ class _Composer:
         self.ctx["grade"] = card.grade
         self.scores = {n.id: n for lv in card.levels for n in lv.walk()}
         self.out: list[Para] = []
+        self.break_next = False  # the next paragraph starts a new page (after the cover)
 
     def add(self, kind: str, text: str, **kw: Any) -> None:
+        if self.break_next:
+            kw["page_break_before"] = True
+            self.break_next = False
         self.out.append(Para(kind, text, **kw))
+
+    def head(self, kind: str, default_key: str, heading: str | None) -> None:
+        """A section heading: the outline's own, else the scheme's; an empty one is left out."""
+        text = self.h.get(default_key, "") if heading is None else heading
+        if text:
+            self.add(kind, fill(text, self.ctx))
 
     def body(self, template: Any, **extra: str) -> None:
         self.add("body", fill(template, {**self.ctx, **extra}))
@@ -294,7 +305,7 @@ class _Composer:
         for n, item in enumerate(items, start=1):
             self.add("body", fill(tpl, {"n": str(n), "text": terminate(item)}))
 
-    # ---- sections
+    # ---- sections (the default outline; outline.py runs them in a scheme's own order)
     def compose(self) -> list[Para]:
         self.title()
         self.opening()
@@ -306,19 +317,24 @@ class _Composer:
         self.signature()
         return self.out
 
-    def title(self) -> None:
+    def title(self, heading: str | None = None) -> None:
         t = self.r.get("title") or ""
         segments = [fill(s, self.ctx) for s in (t if isinstance(t, list) else [t])]
         self.add("title", "\n".join(layout.title_lines(segments)))
 
-    def opening(self) -> None:
+    def opening(self, heading: str | None = None) -> None:
+        self.head("h1", "opening", heading)
         notice = clean_text(self.sub.get("notice"))
         key = "opening" if notice else "opening_no_notice"
         self.body(self.r.get(key), basis=fill(self.r.get("basis"), self.ctx), notice=notice)
 
-    def overview(self) -> None:
-        self.add("h1", self.h.get("overview", ""))
-        self.add("h2", self.h.get("basic", ""))
+    def overview(self, heading: str | None = None) -> None:
+        self.head("h1", "overview", heading)
+        self.basic()
+        self.staff()
+
+    def basic(self, heading: str | None = None) -> None:
+        self.head("h2", "basic", heading)
         functions = clean_paragraphs(self.sub.get("functions"))
         has_count = self.sub.get("internal_unit_count") not in (None, "")
         has_units = bool(self.ctx.get("internal_units"))
@@ -329,21 +345,39 @@ class _Composer:
         self.add("body", terminate(fill(tpl, {**self.ctx, "functions": first})))
         for line in functions[1:]:
             self.add("body", terminate(line))
-        self.add("h2", self.h.get("staff", ""))
+
+    def staff(self, heading: str | None = None) -> None:
+        self.head("h2", "staff", heading)
         self.body(self.r.get("staff"))
 
-    def money(self) -> None:
-        self.add("h1", self.h.get("money", ""))
+    def money(self, heading: str | None = None) -> None:
+        self.head("h1", "money", heading)
         other = self.sub.money("income_other") != 0
         self.body(self.r.get("money_other_income") if other and self.r.get("money_other_income")
                   else self.r.get("money"))
 
-    def execution(self) -> None:
-        self.add("h1", self.h.get("execution", ""))
+    def score_first(self, heading: str | None = None) -> None:
+        """The 自评得分 paragraph (by grade) on its own: 南县 put it before everything else."""
+        self.head("h1", "score_first", heading)
+        intro = self.r.get("score_first") or self.r.get("score_intro")
+        if isinstance(intro, Mapping):
+            intro = intro.get(self.card.grade) or next(iter(intro.values()), "")
+        self.body(intro)
+
+    def execution(self, heading: str | None = None) -> None:
+        self.head("h1", "execution", heading)
         intro = self.r.get("score_intro")
         if isinstance(intro, Mapping):
             intro = intro.get(self.card.grade) or next(iter(intro.values()), "")
         self.body(intro)
+        self._levels()
+
+    def levels(self, heading: str | None = None) -> None:
+        """The indicators' paragraphs without the score sentence (after ``score_first``)."""
+        self.head("h1", "levels", heading)
+        self._levels()
+
+    def _levels(self) -> None:
         for n, node in enumerate(self.scheme.levels, start=1):
             ns = self.scores[node.id]
             self.add("h3", fill(self.r.get("level_heading"),
@@ -398,12 +432,12 @@ class _Composer:
             return
         self.add("body", terminate(heading + leaf_sentence(leaf, ls, self.r, self.ctx)))
 
-    def performance(self) -> None:
-        self.add("h1", self.h.get("performance", ""))
-        self.add("h2", self.h.get("duty_analysis", ""))
+    def performance(self, heading: str | None = None) -> None:
+        self.head("h1", "performance", heading)
+        self.head("h2", "duty_analysis", None)
         for line in clean_paragraphs(self.sub.get("duty_analysis")) or [self.r.get("none", "无。")]:
             self.add("body", terminate(line))
-        self.add("h2", self.h.get("benefits", ""))
+        self.head("h2", "benefits", None)
         n = 0
         for b in self.r.get("benefits") or []:
             lines = clean_paragraphs(self.sub.get(b["key"]), numbered=True)
@@ -420,23 +454,32 @@ class _Composer:
                 self.add("body", terminate(line))
         if n == 0:
             self.add("body", self.r.get("none", "无。"))
-        self.add("h2", self.h.get("admin_efficiency", ""))
+        self.head("h2", "admin_efficiency", None)
         self.numbered(clean_paragraphs(self.sub.get("admin_efficiency"), numbered=True) or [self.r.get("none", "无。")])
 
     def lists(self) -> None:
-        for key in ("problems", "plans"):
-            self.add("h1", self.h.get(key, ""))
-            items: list[str] = []
-            for row in self.sub.tables.get(key, ()):
-                lines = clean_paragraphs(row.values.get(key), numbered=True)
-                if lines:
-                    items.append("".join(terminate(x) for x in lines))
-            if items:
-                self.numbered(items)
-            else:
-                self.add("body", self.r.get("none", "无。"))
+        self.problems()
+        self.plans()
 
-    def signature(self) -> None:
+    def problems(self, heading: str | None = None) -> None:
+        self.clerk_list("problems", heading)
+
+    def plans(self, heading: str | None = None) -> None:
+        self.clerk_list("plans", heading)
+
+    def clerk_list(self, key: str, heading: str | None) -> None:
+        self.head("h1", key, heading)
+        items: list[str] = []
+        for row in self.sub.tables.get(key, ()):
+            lines = clean_paragraphs(row.values.get(key), numbered=True)
+            if lines:
+                items.append("".join(terminate(x) for x in lines))
+        if items:
+            self.numbered(items)
+        else:
+            self.add("body", self.r.get("none", "无。"))
+
+    def signature(self, heading: str | None = None) -> None:
         self.add("body", "")
         self.add("signature", self.ctx["unit_name"])
         self.add("signature", cn_date(self.sub.get("report_date")))
@@ -445,4 +488,4 @@ class _Composer:
 def compose(scheme: Scheme, sub: Submission, card: Scorecard,
             ctx: Mapping[str, str] | None = None) -> list[Para]:
     """The report body from the title to the date, as paragraphs (``ctx``: ``unit_context``)."""
-    return _Composer(scheme, sub, card, ctx).compose()
+    return Composer(scheme, sub, card, ctx).compose()

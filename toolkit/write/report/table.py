@@ -7,7 +7,7 @@ header row repeats on each page. ``writer.py`` turns them into WordprocessingML.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,7 +57,7 @@ class Appendix:
     tables: tuple[Table, ...]
 
 
-def _widths(mm: tuple[float, ...]) -> tuple[int, ...]:
+def fit_widths(mm: tuple[float, ...]) -> tuple[int, ...]:
     """Millimetre widths → twips summing exactly to 156 mm (the last column takes the rounding)."""
     total = layout.mm(sum(mm))
     tw = [layout.mm(x) for x in mm[:-1]]
@@ -112,7 +112,7 @@ def leaf_actual(node: Node, ns: NodeScore, tbl: Mapping[str, Any]) -> str:
     return DASH
 
 
-def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
+def overview_table(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
     m = sub.money
     start = m("carryover_start") + m("budget_initial")
     full = budget_full(sub)
@@ -144,14 +144,43 @@ def _overview(scheme: Scheme, sub: Submission, card: Scorecard, tbl: Mapping[str
              Cell(clean_text(sub.get("goal_expected")) or DASH, span=3, align="left"),
              Cell(clean_text(sub.get("goal_actual")) or DASH, span=3, align="left")), cant_split=False),
     ]
-    return Table(_widths(OVERVIEW_MM), tuple(rows))
+    return Table(fit_widths(OVERVIEW_MM), tuple(rows))
 
 
-def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Table:
+# Columns of the indicator table: the key a scheme's outline may name (or its Chinese header), and
+# its width in mm before the columns are scaled to the 156 mm text width.
+COLUMNS = ("level1", "level2", "level3", "target", "actual", "points", "score", "deviation")
+COLUMN_NAMES = {"一级指标": "level1", "二级指标": "level2", "三级指标": "level3", "年度指标值": "target",
+                "实际完成值": "actual", "分值": "points", "得分": "score", "偏差原因分析及改进措施": "deviation",
+                "评价标准": "criterion", "指标说明": "criterion", "扣分原因": "reason"}
+COLUMN_MM = dict(zip(COLUMNS, INDICATORS_MM, strict=True)) | {"criterion": 52.0, "reason": 28.0}
+HEADERS = {key: name for name, key in reversed(COLUMN_NAMES.items())}  # key → its first Chinese name
+_LEFT = frozenset({"level3", "deviation", "criterion", "reason"})
+
+
+def column_key(name: str) -> str | None:
+    """``评价标准`` or ``criterion`` → ``criterion``; None for a column the table does not have."""
+    key = COLUMN_NAMES.get(name, name)
+    return key if key in COLUMN_MM else None
+
+
+def _scaled(mm: tuple[float, ...]) -> tuple[int, ...]:
+    total = sum(mm)
+    if total == sum(INDICATORS_MM):
+        return fit_widths(mm)
+    return fit_widths(tuple(x * sum(INDICATORS_MM) / total for x in mm)) if total else ()
+
+
+def _deducted(p: Decimal, s: Decimal, note: str) -> str:
+    """扣分原因: the clerk's note, else the points lost."""
+    return note if note or s >= p else f"扣{points(p - s)}分"
+
+
+def _lines(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any],
+           criterion: Callable[[Node], str] | None) -> list[dict[str, str]]:
+    """One dict per table row (every leaf, every perf_indicators row, every adjustment)."""
     report = scheme.report
-    labels: Mapping[str, str] = tbl.get("labels") or {}
-    head = ("level1", "level2", "level3", "target", "actual", "points", "score", "deviation")
-    lines: list[tuple[str, str, str, str, str, str, str, str]] = []
+    lines: list[dict[str, str]] = []
     nodes = {n.id: n for n in scheme.nodes()}
     for leaf in card.leaves():
         node = nodes.get(leaf.id)
@@ -169,32 +198,68 @@ def _indicators(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any]) -> Tabl
                           else (l1, leaf.name))
                 note = clean_text(v.get("deviation_note")) if rs.score < rs.points else ""
                 basis = indicator_basis(rs, report, leaf.facts)
-                lines.append((r1, r2, clean_text(v.get("name")), indicator_target(rs, report, leaf.facts),
-                              indicator_actual(rs), points(rs.points), points(rs.score),
-                              "；".join(x for x in (basis, note) if x)))
+                target = indicator_target(rs, report, leaf.facts)
+                lines.append(dict(zip(COLUMNS, (r1, r2, clean_text(v.get("name")), target,
+                                                indicator_actual(rs), points(rs.points), points(rs.score),
+                                                "；".join(x for x in (basis, note) if x)), strict=True),
+                                  criterion=target, reason=_deducted(rs.points, rs.score, note)))
             continue
         target = str(node.wording.get("target") or rule_target(node.rule, leaf.facts.get("by")))
         note = clean_text(leaf.facts.get("note")) if leaf.score < leaf.points else ""
-        lines.append((l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl), points(leaf.points),
-                      points(leaf.score), note))
-
+        lines.append(dict(zip(COLUMNS, (l1, l2, leaf.name, target, leaf_actual(node, leaf, tbl),
+                                        points(leaf.points), points(leaf.score), note), strict=True),
+                          criterion=(criterion(node) if criterion else "") or target,
+                          reason=_deducted(leaf.points, leaf.score, note)))
     if isinstance(card, AdjustedScorecard):
-        lines += adjustment_lines(scheme, card)
-    rows = [Row(tuple(Cell(str(labels.get(h, h)), head=True) for h in head), header=True)]
+        for line in adjustment_lines(scheme, card):
+            lines.append(dict(zip(COLUMNS, line, strict=True), criterion=line[3], reason=""))
+    return lines
+
+
+def indicator_table(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any],
+                    columns: tuple[tuple[str, str], ...] | None = None,
+                    criterion: Callable[[Node], str] | None = None) -> Table:
+    """The indicator table; ``columns``: (key, header) pairs (default: the 8 of the 自评表),
+    ``criterion``: 评价标准 of a scheme leaf (its rule in words)."""
+    labels: Mapping[str, str] = tbl.get("labels") or {}
+    cols = columns or tuple((h, str(labels.get(h, h))) for h in COLUMNS)
+    keys = [k for k, _ in cols]
+    lines = [tuple(line[k] for k in keys) for line in _lines(scheme, card, tbl, criterion)]
+    merged = [i for i, k in enumerate(keys) if k in ("level1", "level2") and i == keys.index(k)][:2]
+    merged = merged if merged == list(range(len(merged))) else []  # only leading 一级 / 二级 columns
+    rows = [Row(tuple(Cell(h, head=True) for _, h in cols), header=True)]
     for i, line in enumerate(lines):
         cells = []
-        for col in (0, 1):  # merge equal 一级 (and, within them, 二级) names down the column
-            same = i > 0 and all(lines[i - 1][c] == line[c] for c in range(col + 1)) and line[col] != ""
-            nxt = i + 1 < len(lines) and all(lines[i + 1][c] == line[c] for c in range(col + 1)) and line[col] != ""
-            merge = "continue" if same else ("restart" if nxt else None)
-            cells.append(Cell("" if same else line[col], merge=merge))
-        cells.append(Cell(line[2], align="left"))
-        cells += [Cell(line[3]), Cell(line[4]), Cell(line[5]), Cell(line[6]), Cell(line[7], align="left")]
+        for col, key in enumerate(keys):
+            if col in merged:  # merge equal 一级 (and, within them, 二级) names down the column
+                same = (i > 0 and all(lines[i - 1][c] == line[c] for c in range(col + 1)) and line[col] != "")
+                nxt = (i + 1 < len(lines) and all(lines[i + 1][c] == line[c] for c in range(col + 1))
+                       and line[col] != "")
+                merge = "continue" if same else ("restart" if nxt else None)
+                cells.append(Cell("" if same else line[col], merge=merge))
+            else:
+                cells.append(Cell(line[col], align="left" if key in _LEFT else "center"))
         rows.append(Row(tuple(cells)))
-    rows.append(Row((Cell(str(labels.get("total", "总分")), span=5, head=True), Cell(points(scheme.total)),
-                     Cell(points(card.total)),
-                     Cell(fill(tbl.get("grade", "{grade}"), {"grade": card.grade}), align="left"))))
-    return Table(_widths(INDICATORS_MM), tuple(rows))
+    rows.append(_total_row(scheme, card, tbl, keys))
+    return Table(_scaled(tuple(COLUMN_MM[k] for k in keys)), tuple(rows))
+
+
+def _total_row(scheme: Scheme, card: Scorecard, tbl: Mapping[str, Any], keys: list[str]) -> Row:
+    """总分 across the columns before 分值 / 得分, the totals under them, the grade in the last column."""
+    labels: Mapping[str, str] = tbl.get("labels") or {}
+    first = next((i for i, k in enumerate(keys) if k in ("points", "score")), len(keys) - 1)
+    cells = [Cell(str(labels.get("total", "总分")), span=max(first, 1), head=True)]
+    for i in range(max(first, 1), len(keys)):
+        k = keys[i]
+        if k == "points":
+            cells.append(Cell(points(scheme.total)))
+        elif k == "score":
+            cells.append(Cell(points(card.total)))
+        elif i == len(keys) - 1:
+            cells.append(Cell(fill(tbl.get("grade", "{grade}"), {"grade": card.grade}), align="left"))
+        else:
+            cells.append(Cell(""))
+    return Row(tuple(cells))
 
 
 def appendix(scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str]) -> Appendix:
@@ -202,5 +267,5 @@ def appendix(scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str,
     tbl: Mapping[str, Any] = r.get("table") or {}
     return Appendix(
         attachment=fill(r.get("attachment_title"), ctx),
-        tables=(_overview(scheme, sub, card, tbl), _indicators(scheme, card, tbl)),
+        tables=(overview_table(scheme, sub, card, tbl), indicator_table(scheme, card, tbl)),
     )

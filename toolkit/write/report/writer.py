@@ -48,6 +48,8 @@ def paragraph(p: Para) -> str:
     ppr = "" if sid == "Normal" else f'<w:pStyle w:val="{sid}"/>'
     if p.page_break_before:
         ppr += "<w:pageBreakBefore/>"
+    if p.align:
+        ppr += f'<w:ind w:left="0" w:right="0" w:firstLineChars="0" w:firstLine="0"/><w:jc w:val="{p.align}"/>'
     return f"<w:p>{'<w:pPr>' + ppr + '</w:pPr>' if ppr else ''}{_runs(p.text)}</w:p>"
 
 
@@ -89,14 +91,21 @@ def table(t: Table) -> str:
     return f"<w:tbl>{tblpr}<w:tblGrid>{grid}</w:tblGrid>{''.join(_row(r, t.widths) for r in t.rows)}</w:tbl>"
 
 
-def document_xml(paras: Iterable[Para], appendix: Appendix | None) -> str:
-    body = [paragraph(p) for p in paras]
-    if appendix is not None:
-        body.append(paragraph(Para("body", appendix.attachment, page_break_before=True)))
-        for i, t in enumerate(appendix.tables):
-            if i:
-                body.append(paragraph(Para("spacer", "")))
-            body.append(table(t))
+def appendix_blocks(appendix: Appendix) -> list[Para | Table]:
+    """The attachment title on a new page, then its tables with a spacer between them."""
+    out: list[Para | Table] = [Para("body", appendix.attachment, page_break_before=True)]
+    for i, t in enumerate(appendix.tables):
+        if i:
+            out.append(Para("spacer", ""))
+        out.append(t)
+    return out
+
+
+def document_xml(blocks: Iterable[Para | Table], appendix: Appendix | None = None) -> str:
+    """Paragraphs and tables in order (then ``appendix``, if given) as the document part."""
+    items = list(blocks) + (appendix_blocks(appendix) if appendix is not None else [])
+    body = [table(b) if isinstance(b, Table) else paragraph(b) for b in items]
+    if items and isinstance(items[-1], Table):
         body.append(paragraph(Para("spacer", "")))  # a document may not end with a table
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
