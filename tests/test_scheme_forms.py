@@ -244,3 +244,26 @@ def test_a_field_on_the_scoring_sheet(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(p)
     sheet, _ = next(iter(wb.defined_names["self_eval_team"].destinations))
     assert sheet == "评分表"
+
+
+@pytest.mark.parametrize(("amounts", "same_as_budget"), [([1.5, 2.25], True), ([1.5, 9], False)])
+def test_a_rule_reads_a_table_total(scheme_path: Path, tmp_path: Path, amounts: list[float],
+                                    same_as_budget: bool) -> None:
+    """sangong_change over sum(sangong_items.amount) scores as over the field when the total is the field."""
+    from toolkit.rules.scoring import score
+    rule = ("indicators:\n  - id: sangong_change\n    rule:\n      type: ratio_cap\n"
+            "      numerator: {num}\n      denominator: sangong_budget_prev\n      cap: 0\n      deduct: 0.5\n"
+            "      zero_denominator: {{numerator_zero: {{value: 0}}, otherwise: {{outcome: zero, case: no_previous}}}}\n")
+    by_table = tmp_path / "table.yaml"
+    by_table.write_text(SCHEME + rule.format(num="sum(sangong_items.amount) - sangong_budget_prev"), encoding="utf-8")
+    by_field = tmp_path / "field.yaml"
+    by_field.write_text(SCHEME + rule.format(num="sangong_budget - sangong_budget_prev"), encoding="utf-8")
+    values, _ = _reference_values()
+    budget = float(values["sangong_budget"])  # type: ignore[arg-type]
+    p = _fill(scheme_path, tmp_path / "u.xlsx", [a * budget / 3.75 for a in amounts], None)
+    t, f = load_scheme(str(by_table)), load_scheme(str(by_field))
+    sub_t, sub_f = check_file(p, p.name, t).submission, check_file(p, p.name, f).submission
+    assert sub_t is not None and sub_f is not None
+    a = score(t, sub_t).node("sangong_change").score
+    b = score(f, sub_f).node("sangong_change").score
+    assert (a == b) == same_as_budget

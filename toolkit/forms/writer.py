@@ -300,8 +300,9 @@ class Writer:
         """Write table ``t`` with its header at (hr, c0); returns the data rows' wanted heights."""
         rows = list(self.tables.get(t.name) or ())
         n = max(t.rows, len(rows), self.mark_rows.get(t.name, 0))
-        styles = [column_style(col) for col in t.columns]
         own = t in self.scheme.tables
+        styles = [KIND_STYLE.get(col.kind, "in_text") if own and col.kind not in ("text", "longtext", "choice")
+                  else column_style(col) for col in t.columns]
         columns = [{"header": col.header, "header_format": self.fmt("head"), "format": self.fmt(s)}
                    for col, s in zip(t.columns, styles, strict=True)]
         ws.add_table(hr, c0, hr + n, c0 + len(t.columns) - 1, {
