@@ -267,3 +267,19 @@ def test_a_rule_reads_a_table_total(scheme_path: Path, tmp_path: Path, amounts: 
     a = score(t, sub_t).node("sangong_change").score
     b = score(f, sub_f).node("sangong_change").score
     assert (a == b) == same_as_budget
+
+
+def test_the_returned_workbook_marks_a_table_cell(scheme_path: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    _fill(scheme_path, inbox / "错.xlsx", ["两万", 3.75], 3.75)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(out), "--scheme", str(scheme_path), "-j", "1"])
+    assert r.exit_code in (0, 1), r.output
+    returned = next((out / "returned").glob("*.xlsx"))
+    wb = openpyxl.load_workbook(returned)
+    ws = wb["收支情况"]
+    first = ws.tables["sangong_items"].ref.split(":")[0]
+    col, row = openpyxl.utils.cell.coordinate_from_string(first)
+    cell = ws.cell(row + 1, openpyxl.utils.column_index_from_string(col) + 1)
+    assert cell.value == "两万" and cell.comment is not None and "本年支出金额" in cell.comment.text
