@@ -19,6 +19,7 @@ from toolkit.read.workbook import RawWorkbook
 from toolkit.rules import inputs
 from toolkit.rules.checks import Check, render_message
 from toolkit.rules.expr import FormulaUndefined
+from toolkit.rules.forms import aggregate_label
 from toolkit.rules.model import Node, Scheme
 from toolkit.text import address as A1
 from toolkit.text import paste
@@ -124,7 +125,8 @@ class Checker:
         if check.id == "budget_identity" and not check.message:
             self.add("budget_identity", cells=cells, field=keys[0], **sums)
         else:
-            labels = "、".join(self.fields[k].label if k in self.fields else k for k in keys)
+            labels = "、".join(self.fields[k].label if k in self.fields
+                               else aggregate_label(self.scheme.tables, k) or k for k in keys)
             message = (render_message(check.message, sums) if check.message
                        else f"{check.expr.source}（左边 {sums['left']}，右边 {sums['right']}）")
             self.add("check_failed", cells=cells, field=keys[0], check=check.id, message=message, labels=labels)

@@ -59,6 +59,7 @@ from toolkit import fields as F
 from toolkit.check.consistency import Checker, as_typed
 from toolkit.check.duplicates import UnitKey, duplicates
 from toolkit.check.indicators import indicator_rows
+from toolkit.check.tables import scheme_table_rows
 from toolkit.fields import Field, Table, problem_sort_key
 from toolkit.model import Submission, TableRow, Value
 from toolkit.problems import Problem, problem
@@ -115,11 +116,13 @@ class FileCheck:
 def check_file(path: Path, rel: str, scheme: Scheme | None = None) -> FileCheck:
     """Read and validate one workbook; never raises for a bad file (status "unreadable")."""
     try:
-        raw = read_workbook(Path(path), rel)
+        raw = read_workbook(Path(path), rel, scheme.tables if scheme else ())
+        used = choose_scheme(raw.meta, scheme)
+        if any(t.name not in raw.tables for t in used.tables) and used is not scheme:
+            raw = read_workbook(Path(path), rel, used.tables)  # the workbook's own scheme adds tables
     except IntakeError as e:
         used = scheme or load_scheme(DEFAULT_SCHEME)
         return FileCheck(rel, "unreadable", used, None, None, (e.problem,))
-    used = choose_scheme(raw.meta, scheme)
     sub = validate(raw, used, rel)
     status: Status = "invalid" if sub.errors else "ok"
     return FileCheck(rel, status, used, sub, raw, sub.problems)
@@ -173,11 +176,13 @@ class _Validator(Checker):
         for f in self.fields.values():
             self.read_field(f)
         self.required()
+        own = {t.name: scheme_table_rows(self, t) for t in self.scheme.tables}  # totals before the checks
         self.identity()
         self.tiers()
         tables = {F.PERF_INDICATORS.name: indicator_rows(self)}
         for t in (F.PROBLEMS, F.PLANS):
             tables[t.name] = self.text_rows(t)
+        tables.update(own)
         self.spill()
         self.suspicious()
         problems = sorted(self.problems, key=problem_sort_key)
@@ -224,7 +229,7 @@ class _Validator(Checker):
             keys = "、".join(f"{f.label}（{f.key}）" for f in missing_inputs)
             self.problems.append(problem("missing_inputs", sheet=F.SHEET_SCORING, field=missing_inputs[0].key,
                                          scheme=scheme.id, keys=keys))
-        for t in F.TABLES:
+        for t in (*F.TABLES, *scheme.tables):
             rt = raw.tables.get(t.name)
             if rt is None:
                 if not sheet_gone(t.sheet):

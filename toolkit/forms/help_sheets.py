@@ -47,7 +47,7 @@ def problems_sheet(w: Writer) -> None:
     w.heading(ws, 5, "退回修改问题清单", hint)
     for c, h in enumerate(("序号", "严重程度", "工作表", "单元格", "说明")):
         ws.write_string(2, c, h, w.fmt("head"))
-    sheets = set(F.SHEETS)
+    sheets = set(F.SHEETS) | {t.sheet for t in w.scheme.tables}
     for i, p in enumerate(w.problems, start=1):
         r = 2 + i
         ws.write_number(r, 0, i, w.fmt("cell_c"))
@@ -71,6 +71,25 @@ NOTICE_LINES = (("notice_deadline", "报送截止时间："), ("notice_method", 
                 ("notice_contact", "联系人及电话："))
 
 
+_CN_COUNTS = "零一二三四五六七八九十"
+
+
+def _sheets_line(scheme: Scheme) -> str:
+    """填表说明's first line: the form sheets, and the sheets the scheme's own tables add."""
+    names = [F.SHEET_BASIC, F.SHEET_MONEY, F.SHEET_SCORING, F.SHEET_INDICATORS, F.SHEET_ANALYSIS]
+    names += [t.sheet for t in scheme.tables if t.sheet not in names]
+    names = list(dict.fromkeys(names))
+    n = _CN_COUNTS[len(names)] if len(names) < len(_CN_COUNTS) else str(len(names))
+    return f"本表共有{''.join(f'《{x}》' for x in names)}{n}张工作表，请逐表填写。"
+
+
+def _tables_lines(scheme: Scheme) -> list[str]:
+    """One line per list table the scheme adds (spec 08.4): where it is and how to fill it."""
+    return [f"《{t.sheet}》中的“{t.title}”表每行填写一项（列：{'、'.join(c.header for c in t.columns)}），"
+            f"行不够时在表格下方紧接着填写" + (f"，至少填写 {t.min_rows} 行。" if t.min_rows else "。")
+            for t in scheme.tables]
+
+
 def help_sheet(w: Writer) -> None:
     ws = w.sheet(F.SHEET_HELP, WIDTHS[F.SHEET_HELP])
     widths = WIDTHS[F.SHEET_HELP]
@@ -84,13 +103,14 @@ def help_sheet(w: Writer) -> None:
     r += 1
     groups = "、".join(w.scheme.indicator_groups) or "产出指标、效益指标"
     lines = [
-        "本表共有《基本信息》《收支情况》《评分表》《绩效指标》《绩效分析》五张工作表，请逐表填写。",
+        _sheets_line(w.scheme),
         "淡黄色单元格为填写项；其他单元格已锁定。请勿删除、插入或重命名工作表，勿修改项目名称和表头。",
         "金额单位为万元，保留两位小数；人数单位为人；面积单位为平方米；百分比直接填写，如 95%。",
         "带下拉箭头的单元格请从下拉列表中选择；标 * 的项目为必填项；点击单元格可看到填写提示。",
         "多段文字请在单元格内按 Alt+Enter 换行（WPS 相同），或双击单元格后再粘贴，不要把文字粘贴到下方单元格。",
         f"《绩效指标》填写本单位年度绩效目标中的{groups}，各一级指标的分值合计须与评分标准一致。",
         "《评分表》中得分低于满分的指标、《绩效指标》中得分低于分值的指标行，须填写扣分（偏差）原因及改进措施。",
+        *_tables_lines(w.scheme),
         "填写完成后请保存为 .xlsx 格式（不要另存为 .xls、.et 或 PDF），按通知要求报送。",
     ]
     for i, line in enumerate(lines, start=1):

@@ -93,12 +93,13 @@ def make_layout(scheme: Scheme) -> Layout:
     eff = inputs.field_map(scheme)  # the scheme's view of each field (required flags)
     # 基本信息
     items: list[Item] = []
-    for n, f in enumerate(F.BASIC_FIELDS, start=1):
+    added = {sheet: [eff[f.key] for f in scheme.fields if f.sheet == sheet] for sheet in INPUT_COLS}
+    for n, f in enumerate((*F.BASIC_FIELDS, *added[F.SHEET_BASIC]), start=1):
         items.append(Item("field", eff[f.key], number=str(n)))
         items.extend(Item("computed", computed=c) for c in COMPUTED_AFTER.get(f.key, ()))
     rows[F.SHEET_BASIC] = items
     # 收支情况
-    money = {f.key: eff[f.key] for f in F.MONEY_FIELDS}
+    money = {f.key: eff[f.key] for f in (*F.MONEY_FIELDS, *added[F.SHEET_MONEY])}
     items = []
     n = 0
     placed: set[str] = set()
@@ -118,7 +119,8 @@ def make_layout(scheme: Scheme) -> Layout:
     # 评分表
     rows[F.SHEET_SCORING] = scoring_items(scheme, eff)
     # 绩效分析
-    rows[F.SHEET_ANALYSIS] = [Item("field", eff[f.key], number=str(i)) for i, f in enumerate(F.ANALYSIS_FIELDS, 1)]
+    rows[F.SHEET_ANALYSIS] = [Item("field", eff[f.key], number=str(i))
+                              for i, f in enumerate((*F.ANALYSIS_FIELDS, *added[F.SHEET_ANALYSIS]), 1)]
 
     slots: dict[str, tuple[str, int, int, int]] = {}
     for sheet, its in rows.items():
@@ -134,14 +136,30 @@ def make_layout(scheme: Scheme) -> Layout:
         F.PROBLEMS.name: (F.SHEET_ANALYSIS, analysis_end + 2, first),
         F.PLANS.name: (F.SHEET_ANALYSIS, analysis_end + 2, last),
     }
-    defs = {t.name: t for t in F.TABLES} | {F.PERF_INDICATORS.name: perf_table(scheme)}
+    tables.update(scheme_table_places(scheme, rows))
+    defs = {t.name: t for t in (*F.TABLES, *scheme.tables)} | {F.PERF_INDICATORS.name: perf_table(scheme)}
     return Layout({k: tuple(v) for k, v in rows.items()}, slots, tables, defs)
+
+
+def scheme_table_places(scheme: Scheme, rows: Mapping[str, list[Item]]) -> dict[str, tuple[str, int, int]]:
+    """Where a scheme's own tables go: below a form sheet's rows (a blank row and a title row between,
+    from column B), or on a sheet of their own (header on row 3 at A3); several on one sheet stack."""
+    out: dict[str, tuple[str, int, int]] = {}
+    below: dict[str, int] = {}  # sheet → the next free row
+    for t in scheme.tables:
+        on_form = t.sheet in rows
+        start = below.get(t.sheet, FIRST_ROW + len(rows[t.sheet]) + 2 if on_form else 2)
+        out[t.name] = (t.sheet, start, 1 if on_form else 0)
+        below[t.sheet] = start + t.rows + 3
+    return out
 
 
 def scoring_items(scheme: Scheme, eff: dict[str, Field]) -> list[Item]:
     groups: dict[str | None, list[Field]] = {}
     for f in scheme.input_fields:
         groups.setdefault(f.indicator, []).append(eff[f.key])
+    if any(f.sheet == F.SHEET_SCORING for f in scheme.fields):
+        groups.setdefault(None, [])
     items: list[Item] = []
     for bn, (ind, fs) in enumerate(groups.items(), start=1):
         node = node_or_none(scheme, ind)
@@ -152,6 +170,7 @@ def scoring_items(scheme: Scheme, eff: dict[str, Field]) -> list[Item]:
             items.append(Item("rule", text="评分规则：" + describe_rule(scheme, node)))
         else:
             items.append(Item("block", text="其他填报项", number=str(bn)))
+            fs = fs + [eff[f.key] for f in scheme.fields if f.sheet == F.SHEET_SCORING]
         chk = 0
         for f in fs:
             number, points = "", ""

@@ -137,6 +137,17 @@ def column_validation(scheme: Scheme, col: Column) -> dict[str, Any] | None:
     return validation(col.kind if col.choices else "text", col.header, col.note, choices=col.choices)
 
 
+def scheme_column_validation(col: Column) -> dict[str, Any] | None:
+    """Data validation of a column of a scheme's own table: by its kind, like a single field's."""
+    hint = col.note or KIND_HINT.get(col.kind, "")
+    if col.kind == "choice" and col.choices:
+        hint = (hint + "；" if hint else "") + "从下拉列表选择：" + " / ".join(col.choices)
+    if col.required:
+        hint = (hint + "；" if hint else "") + "本列必填"
+    low = 0 if col.kind in ("int", "score") else None
+    return validation(col.kind, col.header, hint, choices=col.choices, low=low)
+
+
 def table_option_hint(scheme: Scheme) -> str:
     """What the 绩效指标 sheet's hint adds for the scheme's indicator_table options ("" when none is on)."""
     out: list[str] = []

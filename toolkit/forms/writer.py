@@ -22,7 +22,14 @@ from toolkit.fields import Field, Table
 from toolkit.forms import help_sheets
 from toolkit.forms.computed import COMPUTED, cached_value, excel_n, is_number
 from toolkit.forms.layout import FIRST_ROW, LOC_RE, TALL_FIELDS, WIDTHS, layout_of, resolve
-from toolkit.forms.prompts import column_validation, field_hint, field_label, table_option_hint, validation
+from toolkit.forms.prompts import (
+    column_validation,
+    field_hint,
+    field_label,
+    scheme_column_validation,
+    table_option_hint,
+    validation,
+)
 from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, column_style, height, lines
 from toolkit.problems import Problem
 from toolkit.rules.model import Scheme
@@ -141,6 +148,7 @@ class Writer:
         self.scoring_sheet()
         self.indicators_sheet()
         self.analysis_sheet()
+        self.table_sheets()
         self.meta_sheet()
         self.wb.close()
         return self.buf.getvalue()
@@ -170,6 +178,31 @@ class Writer:
                 min_lines = TALL_FIELDS.get(f.key, 3 if f.kind == "longtext" else 1)
                 ws.set_row(r, max(height(self.values.get(f.key), widths[2], min_lines),
                                   height(hint, widths[3] * 1.1), height(field_label(f), widths[1]), 20))
+        self.scheme_tables(ws, sheet)
+
+    # -- a scheme's own list tables (spec 08.4): below a form sheet's rows, or on sheets of their own
+    def scheme_tables(self, ws: Worksheet, sheet: str) -> None:
+        for t in self.scheme.tables:
+            if t.sheet != sheet:
+                continue
+            _, hr, c0 = self.lay.tables[t.name]
+            title = t.title + (f"（至少填写 {t.min_rows} 行）" if t.min_rows else "")
+            if c0 > 0 or hr > 2:
+                ws.merge_range(hr - 1, c0, hr - 1, c0 + len(t.columns) - 1, title, self.fmt("section"))
+                ws.set_row(hr - 1, 24)
+            for r, h in self.table(ws, t, hr, c0).items():
+                ws.set_row(r, h)
+
+    def table_sheets(self) -> None:
+        own = [t.sheet for t in self.scheme.tables if t.sheet not in self.lay.rows]
+        for sheet in dict.fromkeys(own):
+            tables = [t for t in self.scheme.tables if t.sheet == sheet]
+            widths = [max(c.width for t in tables if j < len(t.columns) for c in (t.columns[j],))
+                      for j in range(max(len(t.columns) for t in tables))]
+            ws = self.sheet(sheet, widths)
+            self.heading(ws, len(widths), sheet, "每行填写一项，黄色单元格为填写项，点击单元格可看到填写提示（含是否必填）；"
+                                                 "行不够时在表格下方紧接着填写。")
+            self.scheme_tables(ws, sheet)
 
     def computed_row(self, ws: Worksheet, r: int, cid: str) -> None:
         c = COMPUTED[cid]
@@ -267,7 +300,9 @@ class Writer:
         """Write table ``t`` with its header at (hr, c0); returns the data rows' wanted heights."""
         rows = list(self.tables.get(t.name) or ())
         n = max(t.rows, len(rows), self.mark_rows.get(t.name, 0))
-        styles = [column_style(col) for col in t.columns]
+        own = t in self.scheme.tables
+        styles = [KIND_STYLE.get(col.kind, "in_text") if own and col.kind not in ("text", "longtext", "choice")
+                  else column_style(col) for col in t.columns]
         columns = [{"header": col.header, "header_format": self.fmt("head"), "format": self.fmt(s)}
                    for col, s in zip(t.columns, styles, strict=True)]
         ws.add_table(hr, c0, hr + n, c0 + len(t.columns) - 1, {
@@ -280,7 +315,7 @@ class Writer:
             for i in range(n):
                 v = rows[i].get(col.key) if i < len(rows) else None
                 self.put(ws, ws.name, hr + 1 + i, c, v, style)
-            dv = column_validation(self.scheme, col)
+            dv = scheme_column_validation(col) if own else column_validation(self.scheme, col)
             if dv:
                 ws.data_validation(hr + 1, c, hr + n, c, dv)
         heights = {}

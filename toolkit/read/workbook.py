@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,10 @@ _DAYS_1904 = 1462
 _DATE_KEYS = frozenset(f.key for f in fields.STATIC_FIELDS if f.kind == "date")
 
 
-def read_workbook(path: Path, rel: str | None = None) -> RawWorkbook:
-    """Read one workbook safely. Raises IntakeError when the file cannot be used at all."""
+def read_workbook(path: Path, rel: str | None = None, tables: Sequence[fields.Table] = ()) -> RawWorkbook:
+    """Read one workbook safely. Raises IntakeError when the file cannot be used at all.
+
+    ``tables``: a scheme's own list tables (spec 08.4), read like the built-in ones."""
     rel = rel or path.name
     try:
         # read-only, closed at once: never locked, never modified; O_NONBLOCK: a FIFO cannot block
@@ -134,7 +136,7 @@ def read_workbook(path: Path, rel: str | None = None) -> RawWorkbook:
                 raise fail("unreadable", detail="文件正在被写入，请稍后重试")
     except OSError as e:
         raise fail("unreadable", detail=f"无法打开文件（{e.strerror or e}）") from None
-    return read_bytes(data, rel, suffix=path.suffix)
+    return read_bytes(data, rel, suffix=path.suffix, tables=tables)
 
 
 def _bounds(st: Structure, defined: list[tuple[str, int, int]]) -> dict[str, RC.Bounds]:
@@ -159,7 +161,7 @@ def _bounds(st: Structure, defined: list[tuple[str, int, int]]) -> dict[str, RC.
     return out
 
 
-def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx") -> RawWorkbook:
+def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx", tables: Sequence[fields.Table] = ()) -> RawWorkbook:
     zf = sniff(data, suffix)
     check_prologs(zf)
     st = structure(zf)
@@ -195,17 +197,17 @@ def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx") -> RawWorkbook:
         values[key] = v
         addresses[key] = address(sheet, row, col)
 
-    tables: dict[str, RawTable] = {}
+    found_tables: dict[str, RawTable] = {}
     all_parts = {p.name.lower(): (sheet, p) for sheet, ps in st.tables.items() for p in ps}
-    for t in fields.TABLES:
+    for t in (*fields.TABLES, *tables):
         found = all_parts.get(t.name.lower())
         if found:
-            tables[t.name] = _table_from_part(t, found[0], found[1], reader.sheet, value)
+            found_tables[t.name] = _table_from_part(t, found[0], found[1], reader.sheet, value)
         else:
             rt = _table_from_header(t, reader.sheet, value)
             if rt:
-                tables[t.name] = rt
-    raw = RawWorkbook(file=rel, values=values, addresses=addresses, tables=tables, meta=meta,
+                found_tables[t.name] = rt
+    raw = RawWorkbook(file=rel, values=values, addresses=addresses, tables=found_tables, meta=meta,
                       problems=tuple(problems), sheet_names=tuple(s.name for s in sheets), broken=broken,
                       sheet_cells=reader.sheets, macro=macro)
     version: int = meta["template_version"]

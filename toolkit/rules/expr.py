@@ -3,6 +3,10 @@
 Allowed: numbers, field keys, + - * /, comparisons < <= > >= == !=, and/or/not, and the
 functions if(cond, a, b), max, min, abs, round(x, n) (half-up). A comparison or a logical
 operator is 1 (true) or 0 (false); if() evaluates only the branch it takes.
+
+A scheme's list tables (spec 08.4) are read through ``sum(table.column)`` and ``count(table)``: each
+is parsed into one name, spelled as written (``sum(sangong_items.amount)``), whose value the
+validator computes from the table's rows (``aggregate_names``), so checks and rules read it like a field.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ _ALLOWED_FUNCS = {"max", "min", "abs", "round", IF}
 _MAX_EXPR_DEPTH = 40
 _MAX_ROUND_PLACES = 10
 _IF_CALL = re.compile(r"(?<![\w.])if\s*\(")
-_OPS_HINT = "只能用 + - * /、比较 < <= > >= == !=、and/or/not 和 if/max/min/abs/round"
+_OPS_HINT = ("只能用 + - * /、比较 < <= > >= == !=、and/or/not、if/max/min/abs/round，"
+             "以及列表合计 sum(表名.列名) 和行数 count(表名)")
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 _PLAIN = (ast.Name, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd, ast.Not,
           ast.Load, ast.Compare, ast.BoolOp, ast.And, ast.Or, *_COMPARE)
@@ -59,7 +64,7 @@ class Expr:
             tree = ast.parse(_IF_CALL.sub(f"{IF}(", src.strip()), mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             raise ValueError(f"公式“{src}”无法解析，请检查括号和运算符（{_OPS_HINT}）") from None
-        return cls.of(tree, src)
+        return cls.of(_Aggregates(src).visit(tree), src)
 
     @classmethod
     def of(cls, tree: ast.expr, source: str = "") -> Expr:
@@ -107,6 +112,38 @@ class Expr:
                 return _eval(self.tree, env)
         except (ArithmeticError, RecursionError):
             raise FormulaUndefined(self.source, self.names) from None
+
+
+def sum_name(table: str, column: str) -> str:
+    """The name ``sum(table.column)`` is read as (the column's total over the table's rows)."""
+    return f"sum({table}.{column})"
+
+
+def count_name(table: str) -> str:
+    """The name ``count(table)`` is read as (the table's number of non-blank rows)."""
+    return f"count({table})"
+
+
+class _Aggregates(ast.NodeTransformer):
+    """sum(t.c) and count(t) → one Name each (spelled as written), so the rest sees plain names."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        f = node.func
+        if not (isinstance(f, ast.Name) and f.id in ("sum", "count")):
+            return self.generic_visit(node)
+        arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if f.id == "sum" and isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+            name = sum_name(arg.value.id, arg.attr)
+        elif f.id == "count" and isinstance(arg, ast.Name):
+            name = count_name(arg.id)
+        else:
+            raise ValueError(f"公式“{self.source}”中 {f.id} 写作 "
+                             + ("sum(表名.列名)，如 sum(sangong_items.amount)" if f.id == "sum"
+                                else "count(表名)，如 count(projects)"))
+        return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
 
 
 def _check_call(n: ast.Call, source: str) -> None:

@@ -1,8 +1,9 @@
 """``extends:`` — a scheme that inherits a built-in or another file and holds only what differs.
 
-The child's top-level keys replace the parent's, except: ``report:`` is merged key by key (nested);
-``inputs:`` (by key), ``checks:``, ``adjustments:`` (by id) and ``grades:`` (by name) add or replace entries
-(an empty list clears them, e.g. ``checks: []``);
+The child's top-level keys replace the parent's, except: ``report:`` and ``field_overrides:`` are
+merged key by key (nested); ``inputs:`` and ``fields:`` (by key), ``tables:`` (by name), ``checks:``,
+``adjustments:`` (by id) and ``grades:`` (by name) add or replace entries (an empty list clears them,
+e.g. ``checks: []``);
 ``indicators:`` entries override the parent's indicator with the same id (anywhere in the tree: only
 the keys given change, ``wording`` merged by key, ``children`` entries merged the same way) and
 entries with a new id are added; ``indicators_remove: [id, …]`` drops inherited indicators.
@@ -93,7 +94,7 @@ def merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> LineDict:
             tree = as_list(out.get("indicators"))
             _override(tree, as_list(v), tree, problems)
             out["indicators"] = tree
-        elif k == "report" and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+        elif k in ("report", "field_overrides") and isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = _deep(out[k], v)
         elif k in _KEYED and v and isinstance(v, list) and isinstance(out.get(k), list):  # [] clears
             out[k] = _by_key(out[k], v, _KEYED[k])
@@ -119,7 +120,7 @@ def merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> LineDict:
 
 # Lists of named entries merge by their key: an entry with a new key is added, one with a known key
 # replaces the inherited one (so a county adds an input or a check without copying the others).
-_KEYED = {"inputs": "key", "checks": "id", "adjustments": "id", "grades": "name"}
+_KEYED = {"inputs": "key", "checks": "id", "adjustments": "id", "grades": "name", "fields": "key", "tables": "name"}
 
 
 def _by_key(parent: list[Any], child: list[Any], key: str) -> list[Any]:

@@ -1,6 +1,7 @@
-"""The workbook as one scheme sees it: the form's fields plus the scheme's own inputs, and which
-of them the scheme's rules read (so an input a rule always reads is required, one source for the
-template's *, the hints and the validator)."""
+"""The workbook as one scheme sees it: the form's fields (relabelled or made optional by the scheme's
+``field_overrides``), the scheme's added ``fields`` and its own inputs, and which of them the scheme's
+rules read (so an input a rule always reads is required, one source for the template's *, the hints
+and the validator)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from toolkit.fields import STATIC_FIELDS, Field
+from toolkit.rules.forms import apply_overrides
 from toolkit.rules.model import Scheme
 from toolkit.rules.types.registry import rule_type
 
@@ -24,10 +26,12 @@ def all_fields(scheme: Scheme) -> tuple[Field, ...]:
     always = rule_inputs(scheme)[0]
     unread = unread_conditional(STATIC_FIELDS, scheme.inputs)
     return tuple(
-        replace(f, required=False, required_when=None) if f.key in unread
-        else replace(f, required=True)
-        if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f
-        for f in STATIC_FIELDS + scheme_fields(scheme))
+        apply_overrides(
+            replace(f, required=False, required_when=None) if f.key in unread
+            else replace(f, required=True)
+            if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f,
+            scheme.field_overrides)
+        for f in STATIC_FIELDS + scheme.fields + scheme_fields(scheme))
 
 
 def unread_conditional(fields: Iterable[Field], used: frozenset[str]) -> frozenset[str]:

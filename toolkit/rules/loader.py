@@ -20,6 +20,8 @@ from toolkit.rules import strict
 from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param_num
 from toolkit.rules.checks import parse_checks, parse_qualitative
 from toolkit.rules.extends import ExtendsError, resolve_extends
+from toolkit.rules.forms import aggregate_names, parse_fields, parse_overrides, parse_tables
+from toolkit.rules.inputs import rule_inputs
 from toolkit.rules.model import Grade, Node, Scheme
 from toolkit.rules.types.adjust import parse_adjustments, parse_total_cap
 from toolkit.rules.yaml_safe import (
@@ -178,7 +180,10 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
                 pre(n.get("children"))
 
     pre(raw.get("indicators"))
-    known = static_keys | named_keys | derived
+    added = parse_fields(raw, static_keys | named_keys | derived, problems)
+    overrides = parse_overrides(raw, problems)
+    tables = parse_tables(raw, problems)
+    known = static_keys | named_keys | derived | {f.key for f in added} | aggregate_names(tables)
 
     groups: dict[str, Decimal] = {}
 
@@ -279,10 +284,19 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
 
     nodes = [n for lv in levels for n in lv.walk()] + [a.node for a in adjustments]
     input_fields = tuple(derived_fields(nodes, named))
-    return Scheme(id=str(raw["id"]), title=str(raw["title"]), total=total, grades=tuple(grades),
-                  levels=levels, input_fields=input_fields, report=report, source=source,
-                  indicator_groups=groups, checks=checks, qualitative=qualitative,
-                  adjustments=adjustments, total_cap=total_cap)
+    scheme = Scheme(id=str(raw["id"]), title=str(raw["title"]), total=total, grades=tuple(grades),
+                    levels=levels, input_fields=input_fields, report=report, source=source,
+                    indicator_groups=groups, checks=checks, qualitative=qualitative,
+                    adjustments=adjustments, total_cap=total_cap, fields=added, field_overrides=overrides,
+                    tables=tables)
+    always = rule_inputs(scheme)[0]
+    for key, change in overrides.items():
+        if change.get("required") is False and key in always:
+            problems.append(f"field_overrides.{key}：本方案的评分规则总要读取“{key}”，不能设为非必填"
+                            "（required: false），请删去这一项或修改用到它的指标")
+    if problems:
+        raise SchemeError(source, problems)
+    return scheme
 
 
 def _top_list(raw: Mapping[str, Any], key: str, problems: list[str]) -> list[Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import Field
+from toolkit.fields import Field, Table
 from toolkit.rules.checks import DEFAULT_CHECKS, Check
 
 
@@ -72,6 +72,9 @@ class Scheme:
     total_cap: Decimal = Decimal(100)  # the total after adjustments is clamped to [0, total_cap]
     checks: tuple[Check, ...] = DEFAULT_CHECKS  # cross-field checks (spec 08.3); default: the budget identity
     qualitative: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # 定性 tier → accepted words
+    fields: tuple[Field, ...] = ()  # single fields the scheme adds to the form sheets (spec 08.4)
+    field_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # key → {label, required}
+    tables: tuple[Table, ...] = ()  # list tables the scheme adds (spec 08.4)
 
     def nodes(self) -> Iterator[Node]:
         for lv in self.levels:

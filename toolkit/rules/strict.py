@@ -15,11 +15,16 @@ from typing import Any
 from toolkit.rules.yaml_safe import line_of
 
 TOP_KEYS = frozenset({"id", "title", "total", "grades", "inputs", "indicators", "report",
-                      "extends", "indicators_remove", "checks", "qualitative", "adjustments", "total_cap"})
+                      "extends", "indicators_remove", "checks", "qualitative", "adjustments", "total_cap",
+                      "fields", "field_overrides", "tables"})
 NODE_KEYS = frozenset({"id", "name", "points", "children", "rule", "wording"})
 GRADE_KEYS = frozenset({"name", "min"})
 INPUT_KEYS = frozenset({"key", "label", "kind", "choices", "note", "indicator", "min", "max"})
 CHECK_KEYS = frozenset({"id", "assert", "tolerance", "message"})
+FIELD_KEYS = frozenset({"key", "label", "sheet", "kind", "required", "note", "choices", "unit", "min", "max"})
+OVERRIDE_KEYS = frozenset({"label", "required", "note"})
+TABLE_KEYS = frozenset({"name", "sheet", "title", "columns", "rows", "min_rows"})
+COLUMN_KEYS = frozenset({"key", "label", "kind", "required", "note", "choices", "width"})
 
 # Names every unit-level sentence may use besides the workbook's field keys (narrative.unit_context).
 UNIT_NAMES = frozenset({"unit_name", "region", "short_name", "area_prefix", "fiscal_year", "income_total",
