@@ -45,3 +45,13 @@ def test_the_readme_scheme_example_loads_and_differs_as_it_says(tmp_path) -> Non
     assert s.id == "mouxian-2024" and "building_invest" not in leaves
     assert leaves["staff_control"].points == 4 and leaves["disclosure"].rule.type == "per_item"
     assert [a.node.id for a in s.adjustments] == ["award"]
+
+
+def test_the_readme_county_guide_is_the_tested_scheme_file() -> None:
+    import yaml
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### 本县的填报表和报告.*?```yaml\n(.*?)```", text, re.S)
+    assert block, "README has no county guide example"
+    shipped = (ROOT / "tests" / "schemes" / "county-guide.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(block.group(1)) == yaml.safe_load(shipped)
