@@ -6,7 +6,8 @@
 Each sample is a YAML file in ``samples/data/`` shaped like ``seed-unit.yaml``: field keys with the
 values a clerk would type; checklists as lists (``chk_mgmt_system: [是, 是, 否]`` → chk_mgmt_system_1…);
 ``perf_indicators`` rows as lists [level1, level2, name, direction, target, target_max, unit,
-actual, points, self_score?, deviation_note?]; ``problems`` / ``plans`` as lists of text. Keys that
+actual, points, self_score?, deviation_note?] — the columns of the scheme's template in order, so a
+scheme whose indicator_table adds 得分系数 takes [..., points, self_score, coefficient, deviation_note]; ``problems`` / ``plans`` as lists of text. Keys that
 are not workbook values: ``sample_file`` (output name, default ``<unit_name>.xlsx``), ``scheme``
 (default jianghua-2023) and ``expected`` (results other tests check).
 """
@@ -24,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from toolkit import fields  # noqa: E402
 from toolkit.forms.template import build_workbook_bytes, template_file_name  # noqa: E402
 from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme  # noqa: E402
+from toolkit.rules.types.table import perf_table  # noqa: E402
 from toolkit.write import atomic  # noqa: E402
 
 SAMPLES = ROOT / "samples"
@@ -50,7 +51,7 @@ def workbook_args(data: dict[str, Any]) -> dict[str, Any]:
     """YAML sample data → keyword arguments of ``build_workbook_bytes``."""
     values: dict[str, Any] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
-    perf_keys = [c.key for c in fields.PERF_INDICATORS.columns]
+    perf_keys = [c.key for c in perf_table(load_scheme(data.get("scheme") or DEFAULT_SCHEME)).columns]
     for k, v in data.items():
         if k in NOT_VALUES:
             continue

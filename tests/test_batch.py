@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from docx import Document
 from helpers import ROOT, distinct_units, load_seed, write_unit
 
+from tests.conftest import default_scheme_samples
 from toolkit.batch import normalize_pdf, soffice_path
 from toolkit.cli import main
 
@@ -43,7 +44,7 @@ def _run(*args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, str]:
     inbox = tmp_path_factory.mktemp("inbox")
-    for p in SAMPLES.glob("*.xlsx"):
+    for p in default_scheme_samples():
         shutil.copy(p, inbox / p.name)
     out = tmp_path_factory.mktemp("out")
     before = _hashes(inbox)

@@ -15,7 +15,7 @@ BUILTIN = (builtin_dir() / "jianghua-2023.yaml").read_text(encoding="utf-8")
 
 
 def test_builtins_load_and_total_100():
-    assert builtin_ids() == ["jianghua-2023", "mof-2020"]
+    assert builtin_ids() == ["chongqing-2021", "hunan-prefecture-2018", "jianghua-2023", "mof-2020"]
     for sid in builtin_ids():
         s = load_scheme(sid)
         assert s.total == 100
