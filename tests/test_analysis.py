@@ -259,3 +259,25 @@ def test_the_analysis_agrees_with_the_summary_workbook_to_the_cent(sample_run: P
     grades = {row[0]: row[2] for row in ws.iter_rows(values_only=True) if row and row[0] in ("优", "良", "中", "差")}
     for grade, n in grades.items():
         assert f"评价等级为“{grade}”的{n}家" in text or n == 0, grade
+
+
+def test_a_mixed_inbox_keeps_other_schemes_out_of_the_level_averages(tmp_path: Path) -> None:
+    # The samples mix jianghua-2023 with chongqing-2021 and hunan-prefecture-2018 units: the run's
+    # scheme is jianghua-2023, and its 一级 averages (汇总表 and 汇总分析报告 alike) use only its units.
+    import openpyxl
+    from click.testing import CliRunner
+
+    from tests import readback
+    from toolkit.cli import main
+
+    samples = Path(__file__).resolve().parent.parent / "samples"  # all of them, as the README's first command runs
+    CliRunner().invoke(main, ["run", str(samples), "-o", str(tmp_path / "out"), "--jobs", "2"])
+    units = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["units"]
+    assert len({u["scheme"] for u in units if u["status"] == "ok"}) == 3
+    ws = openpyxl.load_workbook(tmp_path / "out" / "汇总表.xlsx")["统计"]
+    stats = {row[0]: row[1:] for row in ws.iter_rows(values_only=True) if row and row[0] is not None}
+    ours = [u for u in units if u["status"] == "ok" and u["scheme"] == "jianghua-2023"]
+    mean = sum(u["levels"]["投入"] for u in ours) / len(ours)
+    assert f"{stats['投入'][1]:.2f}" == f"{mean:.2f}"
+    text = "\n".join(readback.rows((tmp_path / "out" / "汇总分析报告.docx").read_bytes()))
+    assert f"投入指标（10.00分）平均得分{mean:.2f}分" in text and "指标指标" not in text

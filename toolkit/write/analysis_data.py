@@ -50,13 +50,14 @@ def _ok(results: Results) -> list[UnitResult]:
 
 
 def indicators(results: Results) -> pd.DataFrame:
-    """Long form, ok units only: unit_name, unit_code, id, level1, level2, name, points, score, share.
+    """Long form, ok units scored by the run's scheme: unit_name, unit_code, id, level1, level2, name,
+    points, score, share.
     Built column by column (a row dict per indicator would cost ~1 KB each: memory flat in N)."""
     names = ["unit_name", "unit_code", "id", "level1", "level2", "name", "points", "score", "share"]
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for u in results.units:
-        if not (u.ok and u.total is not None):
-            continue
+        if not (u.ok and u.total is not None) or u.extra.get("scheme") not in (None, results.scheme):
+            continue  # (a mixed inbox: units scored by another scheme have other indicators)
         for i in u.indicators or ():
             p = list(i.path) or [i.id]
             for k, v in zip(names, (u.label, u.unit_code, i.id, p[0], p[1] if len(p) > 1 else p[0], p[-1],

@@ -165,6 +165,8 @@ def scan(units: Sequence[UnitResult], scheme: Scheme) -> tuple[list[RankedUnit],
         g = u.grade
         if isinstance(g, str) and g in tally.grades:
             tally.grades[g] += 1
+        if u.extra.get("scheme") not in (None, scheme.id):
+            continue  # scored by another scheme (a mixed inbox): its 一级指标 differ, keep them out of the averages
         levels = u.levels or {}
         for lv in scheme.levels:
             v = score_key(levels.get(lv.name))
