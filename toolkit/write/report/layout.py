@@ -101,11 +101,12 @@ def quoteattr(value: str) -> str:
 def title_lines(segments: list[str], width: float = TITLE_CHARS_PER_LINE) -> list[str]:
     """Pack title segments (words that must not be split) into lines of at most ``width`` characters.
 
-    Half-width characters count as half a character. A segment longer than a line gets a line of
-    its own (Word wraps it)."""
+    Half-width digits and letters count as 0.6 of a character (the 二号 fonts' digits are wider than
+    half an em: a 20.0-wide line overflowed by one character), other half-width characters as half.
+    A segment longer than a line gets a line of its own (Word wraps it)."""
 
     def w(s: str) -> float:
-        return sum(0.5 if ord(c) < 0x2E80 else 1.0 for c in s)
+        return sum((0.6 if c.isascii() and c.isalnum() else 0.5) if ord(c) < 0x2E80 else 1.0 for c in s)
 
     lines: list[str] = []
     cur = ""
