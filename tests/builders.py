@@ -238,11 +238,13 @@ def fill_with_openpyxl(template: Path, out: Path, values: Mapping[str, Any],
             col0 = ws[first].column
             hr = ws[first].row
             headers = {ws.cell(hr, col0 + j).value: col0 + j for j in range(len(t.tableColumns))}
-            table = F.table_by_name(name)
+            # the form's tables: rows keyed by column key; a scheme's own tables: rows keyed by header
+            keys = ({c.header: c.key for c in F.table_by_name(name).columns}
+                    if name in {tb.name for tb in F.TABLES} else {h: h for h in headers})
             for i, row in enumerate(rows, start=1):
-                for c in table.columns:
-                    if c.key in row:
-                        ws.cell(hr + i, headers[c.header]).value = row[c.key]
+                for header, col in headers.items():
+                    if keys.get(header) in row:
+                        ws.cell(hr + i, col).value = row[keys[header]]
     wb.save(out)
     return out
 

@@ -11,37 +11,22 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from tests import builders as B
 from tests import readback
 from tests.helpers import load_seed, workbook_inputs
 from toolkit.cli import main
-from toolkit.fields import table_by_name
 
 SCHEME = Path(__file__).parent / "schemes" / "county-guide.yaml"
 
 
 def _fill(template: Path, out: Path, amounts: list[float], **values: object) -> Path:
-    wb = openpyxl.load_workbook(template)
     base, tables = workbook_inputs(load_seed())
     base.pop("region", None)  # optional in this scheme: left blank
     base.update(budget_code="412001-2023", eval_method="单位自评", eval_agency="本单位绩效自评小组",
                 perf_goal="全面完成年度政务服务目标，群众满意度保持在95%以上。", **values)
-    for key, v in base.items():
-        sheet, ref = next(iter(wb.defined_names[key].destinations))
-        wb[sheet][ref.replace("$", "").split(":")[0]] = v
-    by_header = {name: [{c.header: r[c.key] for c in table_by_name(name).columns if c.key in r} for r in rows]
-                 for name, rows in tables.items()}
-    by_header["sangong_items"] = [{"项目": "公务用车" if i % 2 else "公务接待", "本年支出金额": a}
-                                  for i, a in enumerate(amounts, start=1)]
-    for name, rows in by_header.items():
-        ws = next(w for w in wb.worksheets if name in w.tables)
-        first = ws[ws.tables[name].ref.split(":")[0]]
-        headers = {ws.cell(first.row, first.column + j).value: first.column + j
-                   for j in range(len(ws.tables[name].tableColumns))}
-        for i, row in enumerate(rows, start=1):
-            for header, v in row.items():
-                ws.cell(first.row + i, headers[header]).value = v
-    wb.save(out)
-    return out
+    tables["sangong_items"] = [{"项目": "公务用车" if i % 2 else "公务接待", "本年支出金额": a}
+                               for i, a in enumerate(amounts, start=1)]
+    return B.fill_with_openpyxl(template, out, base, tables)
 
 
 @pytest.fixture(scope="module")
