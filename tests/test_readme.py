@@ -22,8 +22,13 @@ def test_quick_start_is_two_commands() -> None:
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert _quick_start()[1] in [line.strip() for line in ci]
+    # each part of `A && B` as a line of its own, in order, under `set -e` (which makes it `&&`)
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "set -euo pipefail" in text
+    lines = [line.strip() for line in text.splitlines()]
+    parts = [part.strip() for part in _quick_start()[1].split("&&")]
+    at = [lines.index(part) for part in parts]
+    assert at == sorted(at) and at[-1] == at[0] + len(parts) - 1
 
 
 def test_plain_pytest_finds_the_tests_package() -> None:
