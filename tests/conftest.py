@@ -5,14 +5,25 @@ tests/helpers.py (Submissions from readable mappings); this file holds what seve
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import importlib.util
 
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from toolkit.cli import main
+# Without the project and its test tools installed, every module would fail with its own ImportError:
+# say once what to run instead (the README's test command).
+_NEEDED = ("toolkit", "click", "defusedxml", "xlsxwriter", "yaml", "openpyxl", "docx", "lxml", "jsonschema",
+           "aiosmtpd", "hypothesis")
+_missing = [m for m in _NEEDED if importlib.util.find_spec(m) is None]
+if _missing:
+    pytest.exit(f"缺少 {', '.join(_missing)}：请先在项目目录运行 pip install -e \".[test]\"（README 的测试命令）", returncode=4)
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from toolkit.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
