@@ -453,3 +453,26 @@ def perf_rows(**changes) -> list[dict]:
     for n, ch in changes.items():
         rows[int(n.lstrip("r")) - 1].update(ch)
     return rows
+
+
+def cli_template(scheme: Path, folder: Path) -> Path:
+    """The blank workbook of ``scheme`` as `jixiao template --scheme` writes it."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    r = CliRunner().invoke(main, ["template", "-o", str(folder), "--scheme", str(scheme)])
+    assert r.exit_code == 0, r.output
+    return next(folder.glob("*.xlsx"))
+
+
+def fill_seed(template: Path, out: Path, *, drop: Sequence[str] = (),
+              tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None, **values: Any) -> Path:
+    """``template`` filled with openpyxl with the reference unit's data: keys starting with any of
+    ``drop`` left out, ``values`` and ``tables`` added or replaced."""
+    from tests.helpers import load_seed, workbook_inputs
+
+    base, seed_tables = workbook_inputs(load_seed())
+    base = {k: v for k, v in base.items() if not k.startswith(tuple(drop))} if drop else base
+    base.update(values)
+    return fill_with_openpyxl(template, out, base, {**seed_tables, **(tables or {})})

@@ -13,28 +13,22 @@ from click.testing import CliRunner
 
 from tests import builders as B
 from tests import readback
-from tests.helpers import load_seed, workbook_inputs
 from toolkit.cli import main
 
 SCHEME = Path(__file__).parent / "schemes" / "county-guide.yaml"
 
 
 def _fill(template: Path, out: Path, amounts: list[float], **values: object) -> Path:
-    base, tables = workbook_inputs(load_seed())
-    base.pop("region", None)  # optional in this scheme: left blank
-    base.update(budget_code="412001-2023", eval_method="单位自评", eval_agency="本单位绩效自评小组",
-                perf_goal="全面完成年度政务服务目标，群众满意度保持在95%以上。", **values)
-    tables["sangong_items"] = [{"项目": "公务用车" if i % 2 else "公务接待", "本年支出金额": a}
-                               for i, a in enumerate(amounts, start=1)]
-    return B.fill_with_openpyxl(template, out, base, tables)
+    rows = [{"项目": "公务用车" if i % 2 else "公务接待", "本年支出金额": a} for i, a in enumerate(amounts, start=1)]
+    return B.fill_seed(template, out, drop=("region",), tables={"sangong_items": rows},  # region: optional here
+                       budget_code="412001-2023", eval_method="单位自评", eval_agency="本单位绩效自评小组",
+                       perf_goal="全面完成年度政务服务目标，群众满意度保持在95%以上。", **values)
 
 
 @pytest.fixture(scope="module")
 def guide_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     d = tmp_path_factory.mktemp("guide")
-    r = CliRunner().invoke(main, ["template", "-o", str(d / "tpl"), "--scheme", str(SCHEME)])
-    assert r.exit_code == 0, r.output
-    template = next((d / "tpl").glob("*.xlsx"))
+    template = B.cli_template(SCHEME, d / "tpl")
     inbox = d / "inbox"
     inbox.mkdir()
     _fill(template, inbox / "相符.xlsx", [1.85, 1.0])  # 1.85 + 1.00 = 2.85 = sangong_actual

@@ -12,25 +12,19 @@ from click.testing import CliRunner
 
 from tests import builders as B
 from tests import readback
-from tests.helpers import load_seed, workbook_inputs
 from toolkit.cli import main
 
 SCHEME = Path(__file__).parent / "schemes" / "county-demo.yaml"
 
 
 def _fill(template: Path, path: Path, **values: object) -> Path:
-    base, tables = workbook_inputs(load_seed())
-    base = {k: v for k, v in base.items() if not k.startswith(("chk_fund_compliance", "chk_disclosure", "note_disclosure"))}
-    base.update(values)
-    return B.fill_with_openpyxl(template, path, base, tables) or path
+    return B.fill_seed(template, path, drop=("chk_fund_compliance", "chk_disclosure", "note_disclosure"), **values)
 
 
 @pytest.fixture(scope="module")
 def county_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     d = tmp_path_factory.mktemp("county")
-    r = CliRunner().invoke(main, ["template", "-o", str(d / "tpl"), "--scheme", str(SCHEME)])
-    assert r.exit_code == 0, r.output
-    template = next((d / "tpl").glob("*.xlsx"))
+    template = B.cli_template(SCHEME, d / "tpl")
     inbox = d / "inbox"
     inbox.mkdir()
     # 甲: 3 projects outside the budget, one approval missing, a misuse found, an award → 99 − 6 − 7.5 + 2
@@ -41,6 +35,7 @@ def county_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
     _fill(template, inbox / "乙.xlsx", unit_name="某县乙单位", unit_code="700002", unbudgeted_projects=0,
           award="是", ded_regulation="是", ded_approval="是", ded_misuse="否")
     r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(d / "out"), "--scheme", str(SCHEME), "--jobs", "1"])
+    assert r.exit_code == 0, r.output  # both units valid
     units = {u["unit_name"]: u for u in json.loads((d / "out" / "results.json").read_text("utf-8"))["units"]}
     return template, d / "out", units
 
