@@ -83,7 +83,7 @@ def sample_files() -> dict[Path, bytes]:
 
 def template_files() -> dict[Path, bytes]:
     out: dict[Path, bytes] = {}
-    for sid in builtin_ids():
+    for sid in builtin_ids("dept"):
         scheme = load_scheme(sid)
         out[TEMPLATES / template_file_name(scheme)] = build_workbook_bytes(scheme)
     return out

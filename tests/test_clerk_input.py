@@ -35,7 +35,7 @@ from toolkit.rules import inputs, scoring
 from toolkit.rules.loader import builtin_ids, load_scheme
 from toolkit.text import emails
 
-SCHEMES = sorted(builtin_ids())
+SCHEMES = sorted(builtin_ids("dept"))
 CONSISTENCY = {"budget_identity", "budget_income_mismatch"}  # depend on the numbers, not on a blank
 
 

@@ -36,7 +36,7 @@ SCHEME_ERROR = """\
 运行 jixiao {cmd} --help 查看帮助。
 
 错误：方案文件 no-such-scheme 有 1 处错误：
-  - 找不到方案“no-such-scheme”：内置方案有 chongqing-2021、hunan-prefecture-2018、jianghua-2023、mof-2020，或给出 .yaml 文件路径
+  - 找不到方案“no-such-scheme”：内置方案有 chongqing-2021、hunan-prefecture-2018、jianghua-2023、mof-2020、mof-project-2020、sichuan-project-2022，或给出 .yaml 文件路径
 """
 
 

@@ -49,7 +49,7 @@ def sha(path: Path) -> str:
 # --------------------------------------------------------------------------- reading the template
 def test_reads_values_by_defined_name(seed_book):
     raw = read_workbook(seed_book, "seed.xlsx")
-    assert raw.meta == {"template_id": F.TEMPLATE_ID, "template_version": 1, "scheme_id": "jianghua-2023"}
+    assert raw.meta == {"template_id": F.TEMPLATE_ID, "template_version": 1, "scheme_id": "jianghua-2023", "form": "dept"}
     assert raw.values["unit_name"] == "江华瑶族自治县政务服务中心"
     assert raw.values["spend_basic"] == pytest.approx(169.92)
     assert raw.values["chk_disclosure_3"] == "是"

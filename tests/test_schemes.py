@@ -15,7 +15,9 @@ BUILTIN = (builtin_dir() / "jianghua-2023.yaml").read_text(encoding="utf-8")
 
 
 def test_builtins_load_and_total_100():
-    assert builtin_ids() == ["chongqing-2021", "hunan-prefecture-2018", "jianghua-2023", "mof-2020"]
+    assert builtin_ids() == ["chongqing-2021", "hunan-prefecture-2018", "jianghua-2023", "mof-2020",
+                             "mof-project-2020", "sichuan-project-2022"]
+    assert builtin_ids("project") == ["mof-project-2020", "sichuan-project-2022"]
     for sid in builtin_ids():
         s = load_scheme(sid)
         assert s.total == 100

@@ -27,7 +27,7 @@ from toolkit.rules.types.table import perf_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "workbook_templates"
-SCHEMES = builtin_ids()
+SCHEMES = builtin_ids("dept")
 
 
 def _open(data: bytes) -> openpyxl.Workbook:

@@ -6,6 +6,7 @@ as the workbook's defined names. The 评分表 sheet's fields come from the sche
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -40,9 +41,12 @@ SHEET_SCORING = "评分表"
 SHEET_INDICATORS = "绩效指标"
 SHEET_ANALYSIS = "绩效分析"
 SHEET_META = "_meta"
+SHEET_PROJECT = "项目自评表"  # the project form's one printable sheet (spec 06)
 
 # Sheet order in the workbook (the 问题清单 sheet of a returned workbook goes first).
 SHEETS = (SHEET_HELP, SHEET_BASIC, SHEET_MONEY, SHEET_SCORING, SHEET_INDICATORS, SHEET_ANALYSIS, SHEET_META)
+PROJECT_SHEETS = (SHEET_HELP, SHEET_PROJECT, SHEET_META)
+_SHEET_ORDER = (*SHEETS[:-1], SHEET_PROJECT, SHEET_META)  # problem order over both forms
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,8 @@ ANALYSIS_FIELDS: tuple[Field, ...] = (
 )
 
 DIRECTIONS = ("≥", "≤", "=", "区间", "定性")
+# indicator_table without ``group``: every row of the table counts, whatever its 一级指标 (四川 绩效指标 90)
+ALL_GROUPS = ""
 QUAL_TIERS = ("达成", "部分达成", "未达成")
 LEVEL2_BY_LEVEL1: dict[str, tuple[str, ...]] = {
     "产出指标": ("数量指标", "质量指标", "时效指标", "成本指标"),
@@ -194,7 +200,13 @@ PERF_COLUMNS: tuple[Column, ...] = (
     Column("deviation_note", "偏差原因分析及改进措施", kind="longtext", width=30,
            note="得分低于分值时必填"),
 )
-TABLE_OPTIONS = ("coefficient", "adjusted_target")  # the options that add a column
+TABLE_OPTIONS = ("coefficient", "adjusted_target")
+
+
+def level1_choices(groups: Iterable[str]) -> tuple[str, ...]:
+    """The 一级指标 a clerk may choose: the scheme's groups, or every MOF 一级 when one table takes all rows."""
+    names = tuple(groups)
+    return tuple(LEVEL2_BY_LEVEL1) if ALL_GROUPS in names or not names else names  # the options that add a column
 
 PERF_INDICATORS = Table(
     name="perf_indicators",
@@ -247,5 +259,101 @@ def problem_sort_key(p: Problem) -> tuple[int, int, int, int]:
     Use with a stable sort: problems on the same cell keep the order they were found in."""
     if not p.sheet:
         return (0, 0, 0, 0)
-    sheet = SHEETS.index(p.sheet) + 1 if p.sheet in SHEETS else len(SHEETS) + 1
+    sheet = _SHEET_ORDER.index(p.sheet) + 1 if p.sheet in _SHEET_ORDER else len(_SHEET_ORDER) + 1
     return (1, sheet, *A1.cell_order(p.cell))
+
+
+# =========================================================================== the project form (spec 06)
+PROJECT_TEMPLATE_ID = "jixiao-project-selfeval"
+PROJECT_TEMPLATE_FILE_NAME = "项目支出绩效自评表.xlsx"
+
+# The 项目资金 grid: rows × columns, keys fund_<row>_<col> (fund_total_full …).
+FUND_ROWS: tuple[tuple[str, str], ...] = (
+    ("total", "年度资金总额"), ("fiscal", "其中：本年财政拨款"), ("carryover", "上年结转资金"), ("other", "其他资金"))
+FUND_COLS: tuple[tuple[str, str], ...] = (
+    ("initial", "年初预算数"), ("full", "全年预算数（A）"), ("spent", "全年执行数（B）"))
+FUND_PARTS = ("fiscal", "carryover", "other")  # total = the sum of these, in every column
+
+
+def fund_key(row: str, col: str) -> str:
+    return f"fund_{row}_{col}"
+
+
+def _fund(row: str, row_label: str, col: str, col_label: str) -> Field:
+    # 年度资金总额 全年预算数 / 全年执行数 are what 执行率 reads: required; the rest blank = 0
+    required = row == "total" and col in ("full", "spent")
+    return Field(fund_key(row, col), f"{row_label} {col_label}", SHEET_PROJECT, kind="money", unit="万元", min=0,
+                 required=required, blank_is_zero=not required)
+
+
+PROJECT_FIELDS: tuple[Field, ...] = (
+    Field("project_name", "项目名称", SHEET_PROJECT, required=True, note="与预算批复的项目名称一致"),
+    Field("project_code", "项目编码", SHEET_PROJECT, note="预算项目编码，如：43112902300001"),
+    Field("dept_name", "主管部门", SHEET_PROJECT, required=True),
+    Field("unit_name", "实施单位", SHEET_PROJECT, required=True, note="填写单位全称"),
+    Field("unit_code", "单位编码", SHEET_PROJECT, note="预算单位编码，如：412001"),
+    Field("fiscal_year", "年度", SHEET_PROJECT, kind="year", required=True, min=2000, max=2100,
+          note="四位年份，如：2023"),
+    *(_fund(r, rl, c, cl) for r, rl in FUND_ROWS for c, cl in FUND_COLS),
+    Field("goal_expected", "年度总体目标（预期目标）", SHEET_PROJECT, kind="longtext", required=True),
+    Field("goal_actual", "年度总体目标（实际完成情况）", SHEET_PROJECT, kind="longtext", required=True),
+    Field("conclusion", "评价结论", SHEET_PROJECT, kind="longtext"),
+    Field("problems_text", "存在的问题", SHEET_PROJECT, kind="longtext"),
+    Field("measures", "改进措施", SHEET_PROJECT, kind="longtext"),
+    Field("contact_name", "联系人", SHEET_PROJECT),
+    Field("contact_phone", "联系电话", SHEET_PROJECT),
+    Field("contact_email", "联系邮箱", SHEET_PROJECT, kind="email", note="评价结果将发送到此邮箱"),
+    Field("project_leader", "项目负责人", SHEET_PROJECT),
+    Field("finance_leader", "财务负责人", SHEET_PROJECT),
+    Field("report_date", "填报日期", SHEET_PROJECT, kind="date", required=True,
+          note="如：2024-04-30、2024.4.30 或 2024年4月30日"),
+)
+
+# The project form's indicator table: the perf_indicators columns without 指标性质 / 指标值上限 (the
+# direction is read from 年度指标值: ≥95%, ≤5天, 1～7天, a plain number is ≥, text is 定性).
+_PROJECT_ORDER = ("level1", "level2", "name", "target", "actual", "unit", "points", "self_score", "deviation_note")
+_PROJECT_CHANGES: dict[str, dict[str, str]] = {
+    "self_score": {"header": "自评得分（定性指标填写）", "note": "仅定性指标填写"},
+    "target": {"note": "≥95%、≤5天、1～7天、=100；只写数字的按 ≥ 计分；定性指标填文字"},
+}
+PROJECT_INDICATORS = Table(
+    name="project_indicators",
+    sheet=SHEET_PROJECT,
+    title="绩效指标",
+    rows=12,
+    min_rows=1,
+    columns=tuple(replace(c, **_PROJECT_CHANGES.get(c.key, {}))  # type: ignore[arg-type]
+                  for key in _PROJECT_ORDER for c in PERF_COLUMNS if c.key == key),
+)
+
+
+# =========================================================================== the forms
+@dataclass(frozen=True)
+class Form:
+    """One kind of workbook the tool collects: what the template, reader and validator share."""
+
+    name: str  # "dept" | "project": results.json ``form``, ``jixiao template --form``
+    title: str  # 部门整体支出绩效自评 / 项目支出绩效自评
+    template_id: str
+    file_name: str  # the template's file name
+    sheets: tuple[str, ...]
+    fields: tuple[Field, ...]
+    tables: tuple[Table, ...]
+    indicator_table: Table  # the table of MOF indicator rows (perf_indicators / project_indicators)
+    default_scheme: str  # the built-in scheme used when a workbook names none
+
+
+DEPT = Form("dept", "部门整体支出绩效自评", TEMPLATE_ID, TEMPLATE_FILE_NAME, SHEETS, STATIC_FIELDS, TABLES,
+            PERF_INDICATORS, "jianghua-2023")
+PROJECT = Form("project", "项目支出绩效自评", PROJECT_TEMPLATE_ID, PROJECT_TEMPLATE_FILE_NAME, PROJECT_SHEETS,
+               PROJECT_FIELDS, (PROJECT_INDICATORS,), PROJECT_INDICATORS, "mof-project-2020")
+FORMS: dict[str, Form] = {f.name: f for f in (DEPT, PROJECT)}
+
+
+def form(name: str) -> Form:
+    """The form called ``name`` ("dept" / "project")."""
+    return FORMS[name]
+
+
+def form_of_template(template_id: str) -> Form | None:
+    return next((f for f in FORMS.values() if f.template_id == template_id), None)

@@ -150,6 +150,7 @@ CATALOGUE: dict[str, Entry] = {
                              "{left}万元，而年末基本支出结余 + 年末项目支出结余 = {right}万元，相差 {diff}万元",
                              "请核对 {cells} 的金额"),
     "check_failed": Entry("error", "校验“{check}”未通过：{message}", "请核对 {labels}（{cells}）"),
+    "check_warning": Entry("warning", "请注意：{message}", "请核对 {labels}（{cells}）"),
     "budget_income_mismatch": Entry("warning",
                                     "年初预算数 + 本年追加（调减）预算数 = {budget}万元，与本年收到财政资金 {income}万元 相差 {diff}万元",
                                     "请核对预算数与收到的财政资金"),

@@ -129,7 +129,8 @@ class Checker:
                                else aggregate_label(self.scheme.tables, k) or k for k in keys)
             message = (render_message(check.message, sums) if check.message
                        else f"{check.expr.source}（左边 {sums['left']}，右边 {sums['right']}）")
-            self.add("check_failed", cells=cells, field=keys[0], check=check.id, message=message, labels=labels)
+            code = "check_warning" if check.severity == "warning" else "check_failed"
+            self.add(code, cells=cells, field=keys[0], check=check.id, message=message, labels=labels)
 
     def decimals(self, keys: Iterable[str]) -> dict[str, Decimal] | None:
         """The values of ``keys`` when every one is a valid number, else None."""

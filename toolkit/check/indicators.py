@@ -33,25 +33,31 @@ QUAL_TIERS = F.QUAL_TIERS
 
 
 def indicator_rows(v: Checker) -> tuple[TableRow, ...]:
-    """Every non-blank perf_indicators row read; each scheme group present, its points adding up."""
-    t = v.raw.tables.get(F.PERF_INDICATORS.name)
+    """Every non-blank row of the form's indicator table (perf_indicators / project_indicators) read;
+    each scheme group present, its points adding up."""
+    table = F.form(v.scheme.form).indicator_table
+    t = v.raw.tables.get(table.name)
     if t is None:
         return ()
-    rows = tuple(IndicatorRow(v, t, index, excel_row, vals).read()
+    rows = tuple(IndicatorRow(v, t, index, excel_row, vals, table).read()
                  for index, excel_row, vals in t.nonblank_rows())
+    if not rows and table.min_rows and t.rows:
+        v.add("required", t.address(t.rows[0][0], "name") if "name" in t.columns else None, field=t.name,
+              label=f"{table.title}（至少填写一行）", hint="")
     groups = v.scheme.indicator_groups
     for group, points in groups.items():
-        mine = [r for r in rows if r.values.get("level1") == group]
+        mine = [r for r in rows if group == F.ALL_GROUPS or r.values.get("level1") == group]
         if not mine:
             first = t.address(t.rows[0][0], "level1") if t.rows and "level1" in t.columns else None
-            v.add("indicator_group_missing", first, field=t.name, group=group, points=as_typed(points))
+            if group != F.ALL_GROUPS:
+                v.add("indicator_group_missing", first, field=t.name, group=group, points=as_typed(points))
             continue
         pts = [p for r in mine if isinstance(p := r.values.get("points"), Decimal)]
         if len(pts) == len(mine):
             total = sum(pts, Decimal(0))
             if total != points:
                 cells = [r.cells["points"] for r in mine if "points" in r.cells]
-                v.add("indicator_points", cells=cells, field=t.name, group=group, total=as_typed(total),
+                v.add("indicator_points", cells=cells, field=t.name, group=group or "绩效指标", total=as_typed(total),
                       points=as_typed(points))
     return rows
 
@@ -61,10 +67,13 @@ class IndicatorRow:
 
     COLS = {c.key: c for c in F.PERF_COLUMNS}
 
-    def __init__(self, v: Checker, t: RawTable, index: int, excel_row: int, vals: dict[str, Any]):
+    def __init__(self, v: Checker, t: RawTable, index: int, excel_row: int, vals: dict[str, Any],
+                 table: F.Table = F.PERF_INDICATORS):
         self.v, self.t, self.index, self.vals = v, t, index, vals
         self.cells = {k: t.address(excel_row, k) for k in t.columns}
-        self.out: dict[str, Value] = dict.fromkeys(c.key for c in F.PERF_INDICATORS.columns)
+        self.out: dict[str, Value] = dict.fromkeys(c.key for c in (*table.columns, F.PERF_INDICATORS.column("direction")))
+        # no 指标性质 column (the project form): the direction is read from 年度指标值
+        self.implied_direction = not any(c.key == "direction" for c in table.columns)
 
     def label(self, key: str) -> str:
         name = clean_text(self.vals.get("name"), multiline=False)
@@ -96,7 +105,7 @@ class IndicatorRow:
 
     def read(self) -> TableRow:
         vals, out = self.vals, self.out
-        groups = tuple(self.v.scheme.indicator_groups)
+        groups = F.level1_choices(self.v.scheme.indicator_groups)
         # level1: a group of this scheme
         text = self.attempt("level1", lambda: _text(vals.get("level1")))
         if text is not None and text is not _BAD:
@@ -121,7 +130,8 @@ class IndicatorRow:
         note = self.attempt("deviation_note", partial(_text, vals.get("deviation_note"), multiline=True))
         out["deviation_note"] = None if note is _BAD else note
 
-        direction = self.attempt("direction", lambda: parse_direction(vals.get("direction")))
+        direction = (self.implied() if self.implied_direction
+                     else self.attempt("direction", lambda: parse_direction(vals.get("direction"))))
         if direction == "定性":
             self.qualitative()
         elif direction is not _BAD:
@@ -152,6 +162,17 @@ class IndicatorRow:
             self.coefficient()
         self.unused_options()
         return TableRow(index=self.index, values=out, cells=self.cells, raw=dict(vals))
+
+    def implied(self) -> str | None:
+        """The direction a 年度指标值 alone says: ≥95% / ≤5天 / =100 / 1～7天; a plain number is ≥ (MOF
+        practice: 指标值 is what is to be reached), text that is no number is 定性."""
+        try:
+            target = parse_target(self.vals.get("target"))
+        except Invalid as e:
+            return "定性" if e.code == "not_number" else None
+        if target is None:
+            return None  # blank: reported as required by numeric()
+        return target.direction or "≥"
 
     def qualitative(self) -> None:
         vals, out = self.vals, self.out

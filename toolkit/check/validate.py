@@ -129,11 +129,18 @@ def check_file(path: Path, rel: str, scheme: Scheme | None = None) -> FileCheck:
 
 
 def choose_scheme(meta: dict[str, Any], scheme: Scheme | None = None) -> Scheme:
-    """``scheme`` if given, else the workbook's built-in ``_meta.scheme_id``, else the default."""
-    if scheme is not None:
+    """``scheme`` if given and made for this workbook's form (dept / project), else the workbook's
+    built-in ``_meta.scheme_id``, else the form's default scheme. In a mixed inbox ``--scheme`` is the
+    scheme of its own form's workbooks; the other form's workbooks keep theirs."""
+    form = F.form(str(meta.get("form") or "dept"))
+    if scheme is not None and scheme.form == form.name:
         return scheme
     sid = str(meta.get("scheme_id") or "")
-    return load_scheme(sid if sid in builtin_ids() else DEFAULT_SCHEME)
+    if sid in builtin_ids():
+        found = load_scheme(sid)
+        if found.form == form.name:
+            return found
+    return load_scheme(form.default_scheme if form.name != "dept" else DEFAULT_SCHEME)
 
 
 def validate(raw: RawWorkbook, scheme: Scheme, rel: str) -> Submission:
@@ -179,9 +186,11 @@ class _Validator(Checker):
         own = {t.name: scheme_table_rows(self, t) for t in self.scheme.tables}  # totals before the checks
         self.identity()
         self.tiers()
-        tables = {F.PERF_INDICATORS.name: indicator_rows(self)}
-        for t in (F.PROBLEMS, F.PLANS):
-            tables[t.name] = self.text_rows(t)
+        form = F.form(self.scheme.form)
+        tables = {form.indicator_table.name: indicator_rows(self)}
+        for t in form.tables:
+            if t is not form.indicator_table:
+                tables[t.name] = self.text_rows(t)
         tables.update(own)
         self.spill()
         self.suspicious()
@@ -229,7 +238,7 @@ class _Validator(Checker):
             keys = "、".join(f"{f.label}（{f.key}）" for f in missing_inputs)
             self.problems.append(problem("missing_inputs", sheet=F.SHEET_SCORING, field=missing_inputs[0].key,
                                          scheme=scheme.id, keys=keys))
-        for t in (*F.TABLES, *scheme.tables):
+        for t in (*F.form(scheme.form).tables, *scheme.tables):
             rt = raw.tables.get(t.name)
             if rt is None:
                 if not sheet_gone(t.sheet):

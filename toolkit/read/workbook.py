@@ -114,7 +114,7 @@ _MIN_COLS, _MAX_COLS = 32, 1024
 _META_BOUNDS = RC.Bounds(max_row=200, max_col=2)
 # Serial-day difference between the 1900 and 1904 date systems.
 _DAYS_1904 = 1462
-_DATE_KEYS = frozenset(f.key for f in fields.STATIC_FIELDS if f.kind == "date")
+_DATE_KEYS = frozenset(f.key for form in fields.FORMS.values() for f in form.fields if f.kind == "date")
 
 
 def read_workbook(path: Path, rel: str | None = None, tables: Sequence[fields.Table] = ()) -> RawWorkbook:
@@ -199,7 +199,8 @@ def read_bytes(data: bytes, rel: str, suffix: str = ".xlsx", tables: Sequence[fi
 
     found_tables: dict[str, RawTable] = {}
     all_parts = {p.name.lower(): (sheet, p) for sheet, ps in st.tables.items() for p in ps}
-    for t in (*fields.TABLES, *tables):
+    form = fields.form(meta["form"])
+    for t in (*form.tables, *tables):
         found = all_parts.get(t.name.lower())
         if found:
             found_tables[t.name] = _table_from_part(t, found[0], found[1], reader.sheet, value)
@@ -238,8 +239,10 @@ def _read_meta(sheets: dict[str, Sheet], sheet: Callable[[str], RC.SheetCells | 
             v = line.get(2)
             meta[k.strip()] = display(v) if isinstance(v, float) else v
     tid = str(meta.get("template_id") or "").strip()
-    if tid != fields.TEMPLATE_ID:
+    form = fields.form_of_template(tid)
+    if form is None:
         raise fail("not_template", detail=f"模板标识为“{tid or '空'}”")
+    meta["form"] = form.name  # dept / project: which form this workbook is
     raw_version = meta.get("template_version")
     try:
         version = int(str(raw_version).strip())

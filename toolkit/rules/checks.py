@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import QUAL_TIERS
+from toolkit.fields import FUND_COLS, FUND_PARTS, QUAL_TIERS, fund_key
 from toolkit.rules.expr import Expr, display
 from toolkit.rules.strict import CHECK_KEYS, unknown_keys
 from toolkit.rules.yaml_safe import NotAList, as_list, line_of
@@ -38,6 +38,7 @@ class Check:
     expr: Expr
     tolerance: Decimal = DEFAULT_TOLERANCE
     message: str = ""
+    severity: str = "error"  # "warning": said, but the workbook is still valid
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -77,12 +78,26 @@ def render_message(template: str, values: Mapping[str, str]) -> str:
 
 
 DEFAULT_CHECKS = (Check("budget_identity", Expr.parse(BUDGET_IDENTITY)),)
+# The project form (spec 06): 年度资金总额 = 本年财政拨款 + 上年结转资金 + 其他资金 in each column.
+PROJECT_CHECKS = tuple(
+    Check(f"fund_identity_{col}",
+          Expr.parse(f"{fund_key('total', col)} == " + " + ".join(fund_key(r, col) for r in FUND_PARTS)),
+          message=f"“{label}”列：年度资金总额 {{left}}万元，不等于本年财政拨款、上年结转资金与其他资金之和 {{right}}万元，"
+                  f"相差 {{diff}}万元")
+    for col, label in FUND_COLS)
+SEVERITIES = ("error", "warning")
 
 
-def parse_checks(raw: Mapping[str, Any], known: Iterable[str], problems: list[str]) -> tuple[Check, ...]:
-    """The scheme's ``checks:`` (DEFAULT_CHECKS when absent); problems name the line and the check."""
+def default_checks(form: str) -> tuple[Check, ...]:
+    """The checks of a scheme that does not say ``checks:``, by the form it scores."""
+    return PROJECT_CHECKS if form == "project" else DEFAULT_CHECKS
+
+
+def parse_checks(raw: Mapping[str, Any], known: Iterable[str], problems: list[str],
+                 form: str = "dept") -> tuple[Check, ...]:
+    """The scheme's ``checks:`` (the form's default checks when absent); problems name the line and the check."""
     if "checks" not in raw:
-        return DEFAULT_CHECKS
+        return default_checks(form)
     try:
         items = as_list(raw["checks"])
     except NotAList:
@@ -116,7 +131,11 @@ def parse_checks(raw: Mapping[str, Any], known: Iterable[str], problems: list[st
         except (ValueError, ArithmeticError):
             problems.append(f"{where}：tolerance（允许误差）应为不小于 0 的数，现为“{c.get('tolerance')}”")
             tol = DEFAULT_TOLERANCE
-        out.append(Check(cid, e, tol, str(c.get("message") or "")))
+        severity = str(c.get("severity", "error"))
+        if severity not in SEVERITIES:
+            problems.append(f"{where}：severity 只能是 error（错误，须修改）或 warning（提示），现为“{severity}”")
+            severity = "error"
+        out.append(Check(cid, e, tol, str(c.get("message") or ""), severity))
     return tuple(out)
 
 

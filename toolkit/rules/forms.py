@@ -108,7 +108,8 @@ def parse_fields(raw: Mapping[str, Any], taken: Iterable[str], problems: list[st
     return tuple(out)
 
 
-def parse_overrides(raw: Mapping[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
+def parse_overrides(raw: Mapping[str, Any], problems: list[str],
+                    form: str = "dept") -> dict[str, dict[str, Any]]:
     """``field_overrides: {budget_added: {label: 本年调整预算数, required: false}}`` → key → changes."""
     o = raw.get("field_overrides")
     if o is None:
@@ -117,7 +118,7 @@ def parse_overrides(raw: Mapping[str, Any], problems: list[str]) -> dict[str, di
     if not isinstance(o, Mapping):
         problems.append(f"{where}：应写 字段名: {{label: 新名称, required: false}}")
         return {}
-    builtin = {f.key: f for f in F.STATIC_FIELDS}
+    builtin = {f.key: f for f in F.form(form).fields}
     out: dict[str, dict[str, Any]] = {}
     for key, change in o.items():
         w = f"field_overrides.{key}（{line_of(o, key)}）"
@@ -142,7 +143,7 @@ def parse_overrides(raw: Mapping[str, Any], problems: list[str]) -> dict[str, di
 
 def parse_tables(raw: Mapping[str, Any], problems: list[str]) -> tuple[Table, ...]:
     """``tables:`` → Tables (named Excel tables) the template adds and the reader reads."""
-    taken = {t.name for t in F.TABLES}
+    taken = {t.name for f in F.FORMS.values() for t in f.tables}
     out: list[Table] = []
     for i, item in enumerate(_items(raw, "tables", problems), start=1):
         where = f"tables 第{i}项（{line_of(item)}）"

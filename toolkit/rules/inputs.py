@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from toolkit.fields import STATIC_FIELDS, Field
+from toolkit.fields import Field, form
 from toolkit.rules.forms import apply_overrides
 from toolkit.rules.model import Scheme
 from toolkit.rules.types.registry import rule_type
@@ -24,14 +24,15 @@ def all_fields(scheme: Scheme) -> tuple[Field, ...]:
     """Every field of the workbook for ``scheme``: an input the scheme's rules always read is
     required; a conditional group no rule reads (new_building and building_*) is not (spec 08.1)."""
     always = rule_inputs(scheme)[0]
-    unread = unread_conditional(STATIC_FIELDS, scheme.inputs)
+    static = form(scheme.form).fields
+    unread = unread_conditional(static, scheme.inputs)
     return tuple(
         apply_overrides(
             replace(f, required=False, required_when=None) if f.key in unread
             else replace(f, required=True)
             if f.key in always and not (f.required or f.blank_is_zero or f.required_when) else f,
             scheme.field_overrides)
-        for f in STATIC_FIELDS + scheme.fields + scheme_fields(scheme))
+        for f in static + scheme.fields + scheme_fields(scheme))
 
 
 def unread_conditional(fields: Iterable[Field], used: frozenset[str]) -> frozenset[str]:

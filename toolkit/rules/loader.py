@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import JixiaoError
-from toolkit.fields import SHEET_SCORING, STATIC_FIELDS, Field
+from toolkit.fields import FORMS, SHEET_SCORING, Field
 from toolkit.rules import strict
 from toolkit.rules.check import RuleChecker, derived_fields, is_judgement, param_num
 from toolkit.rules.checks import parse_checks, parse_qualitative
@@ -52,8 +52,10 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("toolkit.rules").joinpath("builtin")))
 
 
-def builtin_ids() -> list[str]:
-    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+def builtin_ids(form: str | None = None) -> list[str]:
+    """The built-in schemes' ids; with ``form``, only those scoring that form (dept / project)."""
+    ids = sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+    return ids if form is None else [i for i in ids if load_scheme(i).form == form]
 
 
 def resolve(name_or_path: str) -> Path:
@@ -148,8 +150,13 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     except ValueError as e:
         problems.append(f"total（总分）：{e}")
         total = Decimal(100)
+    form_name = str(raw.get("form", "dept"))
+    if form_name not in FORMS:
+        problems.append(f"form（{line_of(raw, 'form')}）：“{form_name}”不是可用的表，可用：{'、'.join(FORMS)}"
+                        f"（dept 部门整体支出，project 项目支出）")
+        form_name = "dept"
     # named inputs of the 评分表
-    static_keys = {f.key for f in STATIC_FIELDS}
+    static_keys = {f.key for f in FORMS[form_name].fields}
     named: list[Field] = []
     for i, inp in enumerate(_top_list(raw, "inputs", problems), start=1):
         if not isinstance(inp, Mapping) or "key" not in inp or "label" not in inp:
@@ -181,7 +188,7 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
 
     pre(raw.get("indicators"))
     added = parse_fields(raw, static_keys | named_keys | derived, problems)
-    overrides = parse_overrides(raw, problems)
+    overrides = parse_overrides(raw, problems, form_name)
     tables = parse_tables(raw, problems)
     known = static_keys | named_keys | derived | {f.key for f in added} | aggregate_names(tables)
 
@@ -240,6 +247,9 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
                     g = rule.params["group"]
                     if g in groups:
                         problems.append(f"{where}：indicator_table 分组“{g}”被多个指标使用")
+                    elif groups and (g == "" or "" in groups):
+                        problems.append(f"{where}：不写 group 的 indicator_table 计入全部指标行，"
+                                        "不能与其他 indicator_table 同时使用")
                     groups[g] = points
         wording = rn.get("wording") or {}
         if not isinstance(wording, Mapping):
@@ -275,7 +285,7 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
     if not isinstance(report, Mapping):
         problems.append(f"{line_of(raw, 'report')}：report 必须是映射（report: 下缩进书写各项文字）")
     problems.extend(strict.check_report(report, frozenset(known)))
-    checks = parse_checks(raw, known, problems)
+    checks = parse_checks(raw, known, problems, form_name)
     qualitative = parse_qualitative(raw, problems)
     adjustments = parse_adjustments(raw, problems, known, set(seen))
     total_cap = parse_total_cap(raw, problems)
@@ -288,7 +298,7 @@ def _parse_scheme(text: str, source: str, base: Path) -> Scheme:
                     levels=levels, input_fields=input_fields, report=report, source=source,
                     indicator_groups=groups, checks=checks, qualitative=qualitative,
                     adjustments=adjustments, total_cap=total_cap, fields=added, field_overrides=overrides,
-                    tables=tables)
+                    tables=tables, form=form_name)
     always = rule_inputs(scheme)[0]
     for key, change in overrides.items():
         if change.get("required") is False and key in always:

@@ -75,6 +75,7 @@ class Scheme:
     fields: tuple[Field, ...] = ()  # single fields the scheme adds to the form sheets (spec 08.4)
     field_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # key → {label, required}
     tables: tuple[Table, ...] = ()  # list tables the scheme adds (spec 08.4)
+    form: str = "dept"  # the workbook it scores: "dept" (部门整体) or "project" (项目支出, spec 06)
 
     def nodes(self) -> Iterator[Node]:
         for lv in self.levels:

@@ -16,11 +16,11 @@ from toolkit.rules.yaml_safe import line_of
 
 TOP_KEYS = frozenset({"id", "title", "total", "grades", "inputs", "indicators", "report",
                       "extends", "indicators_remove", "checks", "qualitative", "adjustments", "total_cap",
-                      "fields", "field_overrides", "tables"})
+                      "fields", "field_overrides", "tables", "form"})
 NODE_KEYS = frozenset({"id", "name", "points", "children", "rule", "wording"})
 GRADE_KEYS = frozenset({"name", "min"})
 INPUT_KEYS = frozenset({"key", "label", "kind", "choices", "note", "indicator", "min", "max"})
-CHECK_KEYS = frozenset({"id", "assert", "tolerance", "message"})
+CHECK_KEYS = frozenset({"id", "assert", "tolerance", "message", "severity"})
 FIELD_KEYS = frozenset({"key", "label", "sheet", "kind", "required", "note", "choices", "unit", "min", "max"})
 OVERRIDE_KEYS = frozenset({"label", "required", "note"})
 TABLE_KEYS = frozenset({"name", "sheet", "title", "columns", "rows", "min_rows"})

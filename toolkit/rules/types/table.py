@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import QUAL_TIERS, TABLE_OPTIONS, Table, perf_indicators_table
+from toolkit.fields import ALL_GROUPS, QUAL_TIERS, TABLE_OPTIONS, Table, form, perf_indicators_table
 from toolkit.model import RowScore, TableRow
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.base import ONE, ZERO, Ctx, Describe, Outcome, RuleType, clamp, register
@@ -149,10 +149,8 @@ class IndicatorTable(RuleType):
 
     def parse(self, chk: ParamReader, raw: Mapping[str, Any], node_id: str, points: Decimal,
               inputs: list[str]) -> dict[str, Any]:
-        g = raw.get("group")
-        if not g:
-            chk.err("indicator_table 需要 group（一级指标名称，如 产出指标）")
-        out: dict[str, Any] = {"group": str(g)}
+        g = raw.get("group")  # absent: every row of the table, whatever its 一级指标 (四川: 绩效指标 90)
+        out: dict[str, Any] = {"group": str(g).strip() if g else ALL_GROUPS}
         for key in TABLE_OPTIONS:
             if key in raw:
                 if not isinstance(raw[key], bool):
@@ -179,8 +177,9 @@ class IndicatorTable(RuleType):
         opts = row_options(rule)
         rows: list[RowScore] = []
         deducted: dict[int, Decimal] = {}  # row index → over-achievement points taken
-        for row in ctx.sub.tables.get("perf_indicators", ()):
-            if row.values.get("level1") != group:
+        table = form(ctx.scheme.form).indicator_table.name
+        for row in ctx.sub.tables.get(table, ()):
+            if group != ALL_GROUPS and row.values.get("level1") != group:
                 continue
             raw, value, notes = score_row(row, opts)
             pts = to_decimal(row.values.get("points")) or ZERO
@@ -193,17 +192,17 @@ class IndicatorTable(RuleType):
                 continue  # validation already reported this row; its score problems would only echo it
             if "overachieved" in notes:
                 ctx.add("overachieved", cells=[row.cells["actual"]] if "actual" in row.cells else [],
-                        field_key="perf_indicators", label=name, actual=exact(row.values.get("actual")),
+                        field_key=table, label=name, actual=exact(row.values.get("actual")),
                         target=exact(row.values.get("target")))
             if "self_score_range" in notes:
                 tier = str(row.values.get("actual"))
                 lo, hi, _, _ = QUAL_RANGES[tier]
                 ctx.add("tier_range", cells=[row.cells["self_score"]] if "self_score" in row.cells else [],
-                        field_key="perf_indicators",
+                        field_key=table,
                         score=exact(row.values.get("self_score")), tier=tier, low=exact(lo * pts), high=exact(hi * pts))
             if s < pts and not str(row.values.get("deviation_note") or "").strip():
                 ctx.add("note_required", cells=[row.cells["deviation_note"]] if "deviation_note" in row.cells else [],
-                        field_key="perf_indicators",
+                        field_key=table,
                         label=name, score=exact(s), points=exact(pts))
         total = sum((rs.score for rs in rows), ZERO)
         out = Outcome(total, None, {"case": "normal", "group": group})
@@ -225,5 +224,6 @@ class IndicatorTable(RuleType):
             (f"≥类完成值超过指标值{exact(o.over_above * 100)}%的，每再超过50个百分点扣该行分值的"
              f"{exact(o.over_share * 100)}%；") if o.over_above is not None else "",
         ))
-        return (f"按《绩效指标》表中一级指标为“{rule.params['group']}”的各行计分（计分方法见该表说明），"
+        rows = (f"一级指标为“{rule.params['group']}”的各行" if rule.params["group"] != ALL_GROUPS else "各行")
+        return (f"按《绩效指标》表中{rows}计分（计分方法见该表说明），"
                 f"{extra}各行分值合计应为{exact(node.points)}分。")
