@@ -91,18 +91,21 @@ def _fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _gen_one(args: tuple[str, int, int]) -> tuple[int, str]:
+def _gen_one(args: tuple[str, int, int, str]) -> tuple[int, str]:
     import gen
 
-    folder, i, seed = args
+    folder, i, seed, form = args
+    if form == "project":
+        return i, gen.write_project(Path(folder) / gen.file_name(i), i, seed)
     return i, gen.write_unit(Path(folder) / gen.file_name(i), i, seed, SCHEME)
 
 
-def ensure_pool(workdir: Path, n: int, seed: int, jobs: int) -> dict[str, Any]:
-    """Workbooks 0..n-1 under workdir/pool-s<seed>; generated once, reused while nothing changed."""
+def ensure_pool(workdir: Path, n: int, seed: int, jobs: int, form: str = "dept") -> dict[str, Any]:
+    """Workbooks 0..n-1 under workdir/pool-s<seed> (project forms: pool-project-s<seed>); generated
+    once, reused while nothing changed."""
     import gen
 
-    pool = workdir / f"pool-s{seed}"
+    pool = workdir / (f"pool-s{seed}" if form == "dept" else f"pool-{form}-s{seed}")
     manifest_path = pool / "manifest.json"
     fp = _fingerprint()
     manifest: dict[str, Any] = {}
@@ -118,7 +121,7 @@ def ensure_pool(workdir: Path, n: int, seed: int, jobs: int) -> dict[str, Any]:
     if todo:
         print(f"generating {len(todo)} workbooks into {pool} …", flush=True)
         with cf.ProcessPoolExecutor(max_workers=max(1, jobs)) as ex:
-            for i, kind in ex.map(_gen_one, [(str(pool), i, seed) for i in todo], chunksize=8):
+            for i, kind in ex.map(_gen_one, [(str(pool), i, seed, form) for i in todo], chunksize=8):
                 kinds[str(i)] = kind
         manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     return {"pool": str(pool), "generated": len(todo), "seconds": time.perf_counter() - t0,
@@ -126,10 +129,10 @@ def ensure_pool(workdir: Path, n: int, seed: int, jobs: int) -> dict[str, Any]:
 
 
 def make_inbox(workdir: Path, pool: Path, n: int, seed: int) -> Path:
-    """workdir/inbox-<n>-s<seed>: hard links to the first n workbooks of the pool."""
+    """workdir/inbox-<n>-<pool>: hard links to the first n workbooks of the pool."""
     import gen
 
-    inbox = workdir / f"inbox-{n}-s{seed}"
+    inbox = workdir / f"inbox-{n}-{pool.name}"
     shutil.rmtree(inbox, ignore_errors=True)
     inbox.mkdir(parents=True)
     for i in range(n):
@@ -333,7 +336,12 @@ def stages(files: list[tuple[Path, str]], ns: list[int], workdir: Path) -> dict[
         if not any(p.severity == "error" for p in problems):
             c["ok"] += 1
             t0 = pc()
-            data = report.build_report(used, sub, card)
+            if used.form == "project":
+                from toolkit.write import project_report
+
+                data = project_report.build_project_report(used, sub, card)
+            else:
+                data = report.build_report(used, sub, card)
             t1 = pc()
             atomic.write_bytes(out / "reports" / f"{i:05d}.docx", data)
             t["docx_build"] += t1 - t0
@@ -635,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
                          "default 2 for N ≤ 200, else 1")
     ap.add_argument("--sample", type=int, default=100, help="workbooks in the per-stage breakdown (default 100)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--form", choices=("dept", "project"), default="dept",
+                    help="which workbooks: department (default) or project forms (spec 06; no naive pipeline)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     ap.add_argument("--profile", action="store_true",
                     help="only profile an in-process run (process.process_file per file, then phase 2) on "
@@ -658,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     ns = [args.profile_n] if args.profile else sorted(set(args.n))
-    pool_info = ensure_pool(workdir, max(ns), args.seed, ncpu)
+    if args.form == "project":
+        args.naive = False  # the naive pipeline is the department report's
+    pool_info = ensure_pool(workdir, max(ns), args.seed, ncpu, args.form)
     pool = Path(pool_info["pool"])
 
     if args.profile:
@@ -677,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.naive and 1 not in configs:
             configs.insert(0, 1)
         for j in configs:
-            spec = {"n": n, "jobs": j, "inbox": str(inbox), "out": str(workdir / f"out-{n}-j{j}"),
+            spec = {"n": n, "jobs": j, "inbox": str(inbox), "out": str(workdir / f"out-{args.form}-{n}-j{j}"),
                     "naive": bool(args.naive and j == 1), "naive_out": str(workdir / f"naive-out-{n}"),
                     "naive_table": args.naive_table, "rounds": args.rounds or (2 if n <= 200 else 1)}
             print(f"running N={n} jobs={j}{' + naive' if spec['naive'] else ''} …", flush=True)

@@ -310,3 +310,74 @@ def file_name(i: int) -> str:
     region = REGIONS[i % len(REGIONS)]
     dept = DEPTS[(i // len(REGIONS)) % len(DEPTS)]
     return f"{i:05d}-{region}{dept}.xlsx"
+
+
+# --------------------------------------------------------------------------- project forms (spec 06)
+PROJECTS = ("森林防火能力提升", "学生资助", "高标准农田建设", "农村道路养护", "政务服务一网通办", "城乡环境整治",
+            "基层医疗设备购置", "水利工程维修养护", "公共文化服务", "就业技能培训")
+
+
+def _project_row(rng: random.Random, group: str, points: Decimal) -> dict[str, Any]:
+    """A dept row folded into the project form's columns: the direction goes into 年度指标值."""
+    row = _perf_row(rng, group, points)
+    d = row.pop("direction")
+    lo, hi = row.pop("target"), row.pop("target_max", None)
+    if d == "区间":
+        row["target"] = f"{lo}～{hi}"
+    elif d == "定性":
+        row["target"] = lo
+    else:
+        row["target"] = f"{'≥' if d in ('≥', '>=') else d}{lo}"
+    return row
+
+
+def project_inputs(i: int, seed: int, scheme: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Project workbook ``i``: (values, tables, kind); 15% invalid (a broken fund identity, a blank
+    实际完成值 or rows not adding up to their group's points)."""
+    rng = random.Random(f"project-{seed}-{i}")
+    from toolkit.fields import fund_key
+
+    full = _m(rng.uniform(10, 3000))
+    parts = [_m(float(full) * s) for s in (0.8, 0.15)]
+    parts.append(full - sum(parts))
+    rate = Decimal(str(rng.choice((0.62, 0.85, 0.9, 0.95, 0.9418, 0.99, 1, 1.02))))
+    spent = [_m(float(p * rate)) for p in parts]
+    values: dict[str, Any] = {
+        "project_name": f"{PROJECTS[i % len(PROJECTS)]}项目（{i:05d}）", "project_code": f"4311292300{i:04d}",
+        "dept_name": REGIONS[i % len(REGIONS)] + DEPTS[(i // 7) % len(DEPTS)],
+        "unit_name": REGIONS[i % len(REGIONS)] + DEPTS[(i // 7) % len(DEPTS)], "unit_code": f"{412000 + i % 500}",
+        "fiscal_year": 2023, "goal_expected": _text(rng, 40, 300), "goal_actual": _text(rng, 40, 300),
+        "contact_name": "张三", "contact_email": f"unit{i}@example.com", "report_date": "2024-04-30",
+        "problems_text": _text(rng, 20, 200) if rate < Decimal("0.9") else None,
+    }
+    for col, amounts in (("initial", parts), ("full", parts), ("spent", spent)):
+        values[fund_key("total", col)] = float(sum(amounts))
+        for row, amount in zip(("fiscal", "carryover", "other"), amounts, strict=True):
+            values[fund_key(row, col)] = float(amount)
+    groups = (dict(scheme.indicator_groups) if "" not in scheme.indicator_groups
+              else {"产出指标": Decimal(50), "效益指标": Decimal(30), "满意度指标": Decimal(10)})
+    counts = {g: 1 for g in groups}
+    for _ in range(rng.randint(len(groups), 12) - len(groups)):
+        counts[rng.choice(list(groups))] += 1
+    rows = [_project_row(rng, g, pts) for g, n in counts.items() for pts in _split_points(groups[g], n)]
+    kind = "valid"
+    if i % 20 in INVALID_SLOTS:
+        kind = ("fund_identity", "blank_actual", "points_sum")[(i // 20) % 3]
+        if kind == "fund_identity":
+            values[fund_key("total", "full")] = float(sum(parts) + Decimal("0.01"))
+        elif kind == "blank_actual":
+            rows[0]["actual"] = None
+        else:
+            rows[0]["points"] = float(Decimal(str(rows[0]["points"])) + 1)
+    return values, {"project_indicators": rows}, kind
+
+
+def write_project(path: Path, i: int, seed: int, scheme_id: str = "mof-project-2020") -> str:
+    """Write project workbook ``i`` to ``path``; returns its kind."""
+    from toolkit.forms.template import write_workbook
+    from toolkit.rules.loader import load_scheme
+
+    scheme = load_scheme(scheme_id)
+    values, tables, kind = project_inputs(i, seed, scheme)
+    write_workbook(scheme, path, values=values, tables=tables)
+    return kind

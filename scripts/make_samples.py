@@ -5,7 +5,8 @@
 
 Each sample is a YAML file in ``samples/data/`` shaped like ``seed-unit.yaml``: field keys with the
 values a clerk would type; checklists as lists (``chk_mgmt_system: [是, 是, 否]`` → chk_mgmt_system_1…);
-``perf_indicators`` rows as lists [level1, level2, name, direction, target, target_max, unit,
+``perf_indicators`` (a project form's ``project_indicators``: [level1, level2, name, target, actual,
+unit, points, self_score, deviation_note]) rows as lists [level1, level2, name, direction, target, target_max, unit,
 actual, points, self_score?, deviation_note?] — the columns of the scheme's template in order, so a
 scheme whose indicator_table adds 得分系数 takes [..., points, self_score, coefficient, deviation_note]; ``problems`` / ``plans`` as lists of text. Keys that
 are not workbook values: ``sample_file`` (output name, default ``<unit_name>.xlsx``), ``scheme``
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from toolkit.fields import form  # noqa: E402
 from toolkit.forms.template import build_workbook_bytes, template_file_name  # noqa: E402
 from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme  # noqa: E402
 from toolkit.rules.types.table import perf_table  # noqa: E402
@@ -51,11 +53,13 @@ def workbook_args(data: dict[str, Any]) -> dict[str, Any]:
     """YAML sample data → keyword arguments of ``build_workbook_bytes``."""
     values: dict[str, Any] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
-    perf_keys = [c.key for c in perf_table(load_scheme(data.get("scheme") or DEFAULT_SCHEME)).columns]
+    scheme = load_scheme(data.get("scheme") or DEFAULT_SCHEME)
+    indicator_table = perf_table(scheme) if scheme.form == "dept" else form(scheme.form).indicator_table
+    perf_keys = [c.key for c in indicator_table.columns]
     for k, v in data.items():
         if k in NOT_VALUES:
             continue
-        if k == "perf_indicators":
+        if k == indicator_table.name:
             rows = []
             for r in v or []:
                 row = dict(zip(perf_keys, r, strict=False))
@@ -83,7 +87,7 @@ def sample_files() -> dict[Path, bytes]:
 
 def template_files() -> dict[Path, bytes]:
     out: dict[Path, bytes] = {}
-    for sid in builtin_ids("dept"):
+    for sid in builtin_ids():
         scheme = load_scheme(sid)
         out[TEMPLATES / template_file_name(scheme)] = build_workbook_bytes(scheme)
     return out

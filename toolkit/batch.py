@@ -36,7 +36,7 @@ from toolkit.process import (
     sorted_problems,
 )
 from toolkit.results import Results, UnitResult
-from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
+from toolkit.rules.loader import DEFAULT_SCHEME, builtin_ids, load_scheme
 from toolkit.rules.model import Scheme
 from toolkit.store import UnitStore, encode
 from toolkit.text.names import safe_file_stem
@@ -284,7 +284,11 @@ def check_paths(paths: list[Path], scheme: Scheme | None, jobs: int | None = Non
 
 
 def _main_scheme(units: UnitStore) -> str:
+    """The scheme most department workbooks were scored with (results.json ``scheme``, the 汇总表's
+    columns); in a run of project workbooks only, the one most of them were scored with."""
     ids: list[str] = [str(rec.scheme) for rec in map(units.record, range(len(units))) if rec.scheme]
+    dept = [i for i in ids if i not in builtin_ids("project")] if ids else []
+    ids = dept or ids
     return max(sorted(set(ids)), key=ids.count) if ids else DEFAULT_SCHEME
 
 
@@ -391,6 +395,8 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     from toolkit.write import summary  # lazy (toolkit/__init__.py)
 
     the_scheme = scheme or load_scheme(scheme_id)
+    if the_scheme.form != "dept":  # the 汇总表's department columns come from a department scheme
+        the_scheme = load_scheme(DEFAULT_SCHEME)
     summary_rel = outputs.claim(SUMMARY_FILE)  # an officer's own 汇总表 is never overwritten
     summary.write_summary(units, the_scheme, atomic.inside(out, summary_rel), missing=missing,
                           previous=officer.previous is not None)

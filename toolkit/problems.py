@@ -151,6 +151,8 @@ CATALOGUE: dict[str, Entry] = {
                              "请核对 {cells} 的金额"),
     "check_failed": Entry("error", "校验“{check}”未通过：{message}", "请核对 {labels}（{cells}）"),
     "check_warning": Entry("warning", "请注意：{message}", "请核对 {labels}（{cells}）"),
+    "low_execution_unexplained": Entry("warning", "预算执行率为 {rate}，低于 90%，但未说明原因",
+                                       "请在绩效指标的“偏差原因分析及改进措施”或“存在的问题”中说明执行率偏低的原因"),
     "budget_income_mismatch": Entry("warning",
                                     "年初预算数 + 本年追加（调减）预算数 = {budget}万元，与本年收到财政资金 {income}万元 相差 {diff}万元",
                                     "请核对预算数与收到的财政资金"),

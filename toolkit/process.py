@@ -29,6 +29,7 @@ from toolkit.text.numbers import json_number
 from toolkit.write import atomic
 
 STAGING_DIR = ".staging"
+PROJECT_KEYS = ("project_name", "project_code", "dept_name")  # a project unit's identity in results.json
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class UnitOutcome:
 
 
 def new_unit(rel: str, status: Status, values: Mapping[str, Any] | None,
-             problems: Iterable[Problem] = (), scheme: str | None = None) -> UnitResult:
-    """A unit with the identity fields read from the workbook (scores and outputs empty)."""
+             problems: Iterable[Problem] = (), scheme: str | None = None, form: str | None = None) -> UnitResult:
+    """A unit with the identity fields read from the workbook (scores and outputs empty); ``form``
+    (dept / project) when the workbook could be read, with a project's own identity fields."""
     def text(k: str) -> str | None:
         if values is None:
             return None
@@ -65,7 +67,8 @@ def new_unit(rel: str, status: Status, values: Mapping[str, Any] | None,
     return UnitResult(file=rel, status=status, unit_name=text("unit_name"), unit_code=text("unit_code"),
                       fiscal_year=year if isinstance(year, int) else None, contact_name=text("contact_name"),
                       contact_email=text("contact_email"), problems=tuple(problems),
-                      extra={"scheme": scheme})
+                      extra={"scheme": scheme, **({"form": form} if form else {}),
+                             **({k: text(k) for k in PROJECT_KEYS} if form == "project" else {})})
 
 
 def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
@@ -144,8 +147,9 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if status != "unreadable":
         status = "invalid" if any(p.severity == "error" for p in problems) else "ok"
     scheme_id = check.scheme.id if check.scheme else None
+    form = check.scheme.form if status != "unreadable" else None
     unit = new_unit(rel, status, sub.values if sub is not None else None, sorted_problems(problems),
-                    scheme_id if status != "unreadable" else None)  # an unreadable unit was not scored
+                    scheme_id if status != "unreadable" else None, form)  # an unreadable unit was not scored
     key = validate.unit_key(check)
     rd = sub.values.get("report_date") if sub is not None else None
     record = RunRecord(key=dataclasses.astuple(key) if key else None, scheme=scheme_id,
@@ -159,6 +163,8 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
             indicators=tuple(IndicatorResult(leaf.id, tuple(leaf.path), float(leaf.points),
                                              json_number(leaf.value), float(leaf.score))
                              for leaf in card.leaves()))
+        if form == "project" and sub is not None:
+            unit = _project_result(unit, sub, card)
         if isinstance(card, AdjustedScorecard):  # bonus/penalty items: the total before them, each item
             unit = dataclasses.replace(unit, extra={**unit.extra, "base_total": json_number(card.base),
                                                     "adjustments": [
@@ -167,18 +173,45 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if out is None:
         return UnitOutcome(unit, record)
     if scored and card is not None and sub is not None:
-        from toolkit.write import report  # lazy (toolkit/__init__.py)
+        if form == "project":
+            from toolkit.write import project_report  # lazy (toolkit/__init__.py)
 
-        data = report.build_report(check.scheme, sub, card)
+            data = project_report.build_project_report(check.scheme, sub, card)
+            name = project_report.project_report_file_name(sub)
+        else:
+            from toolkit.write import report  # lazy (toolkit/__init__.py)
+
+            data = report.build_report(check.scheme, sub, card)
+            name = report.report_file_name(sub)
         staging = f"{STAGING_DIR}/{index:06d}.docx"
         atomic.write_bytes(atomic.inside(out, staging), data)
-        return UnitOutcome(unit, dataclasses.replace(record, staging=staging,
-                                                     report_name=report.report_file_name(sub)))
+        return UnitOutcome(unit, dataclasses.replace(record, staging=staging, report_name=name))
     if status == "invalid" and check.raw is not None:
         staging = f"{STAGING_DIR}/{index:06d}.xlsx"
         write_returned(check.scheme, check.raw, list(unit.problems), atomic.inside(out, staging))
         return UnitOutcome(unit, dataclasses.replace(record, staging=staging))
     return UnitOutcome(unit, record)
+
+
+def _project_result(unit: UnitResult, sub: Submission, card: Any) -> UnitResult:
+    """A scored project workbook's results.json entry (spec 06): the money and 执行率, and one indicator
+    per line of the form: the 预算执行率 line, then every indicator row with its computed score."""
+    execution = card.node("execution")
+    rate = execution.value if execution is not None else None
+    rows: list[IndicatorResult] = []
+    if execution is not None:
+        rows.append(IndicatorResult(execution.id, (execution.name,), float(execution.points),
+                                    json_number(rate), float(execution.score)))
+    scored = sorted((rs for leaf in card.leaves() for rs in leaf.rows), key=lambda rs: rs.row.index)
+    for rs in scored:
+        v = rs.row.values
+        path = tuple(str(v.get(k) or "") for k in ("level1", "level2", "name"))
+        rows.append(IndicatorResult(f"row{rs.row.index}", path, float(rs.points), json_number(rs.value),
+                                    float(rs.score)))
+    extra = {**unit.extra, "execution_rate": None if rate is None else round(float(rate), 4),
+             "fund_full": float(sub.money("fund_total_full")),
+             "fund_spent": float(sub.money("fund_total_spent"))}
+    return dataclasses.replace(unit, indicators=tuple(rows), extra=extra)
 
 
 # --------------------------------------------------------------------------- phase 2

@@ -20,20 +20,25 @@ class UnitKey:
     name: str  # trimmed unit_name
     address: str | None  # the unit_name cell, for the problem
     year_address: str | None = None  # the fiscal_year cell (year_outliers)
+    # The project form: which project ("c:<项目编码>", else "n:<项目名称>"); "" for the department form,
+    # so a unit's department workbook and its project workbooks never clash.
+    project: str = ""
+    project_name: str = ""
 
 
 def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
     """Two workbooks of the same unit and year → a duplicate_unit error on each, naming the other.
 
-    Same unit: same unit_code when both have one, else the same unit_name after trimming.
-    Grouped by (year, code) and (year, name), so a province-sized folder stays linear.
+    Same unit: same unit_code when both have one, else the same unit_name after trimming; for project
+    forms also the same project (项目编码, else 项目名称). Grouped by (year, project, code) and (year,
+    project, name), so a province-sized folder stays linear.
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, k in enumerate(keys):
         if k.code:
-            groups.setdefault(("code", k.year, k.code), []).append(i)
+            groups.setdefault(("code", k.year, k.project, k.code), []).append(i)
         if k.name:
-            groups.setdefault(("name", k.year, k.name), []).append(i)
+            groups.setdefault(("name", k.year, k.project, k.name), []).append(i)
     pairs = sorted({(i, j) for m in groups.values() for x, i in enumerate(m) for j in m[x + 1:]})
     out: dict[str, list[Problem]] = {}
     for i, j in pairs:
@@ -43,9 +48,10 @@ def duplicates(keys: list[UnitKey]) -> dict[str, list[Problem]]:
         for me, other in ((a, b), (b, a)):
             sheet, cell = A1.split_location(me.address)
             out.setdefault(me.file, []).append(problem(
-                "duplicate_unit", sheet=sheet or F.SHEET_BASIC, cell=cell,
+                "duplicate_unit", sheet=sheet or (F.SHEET_PROJECT if me.project else F.SHEET_BASIC), cell=cell,
                 cells=(me.address,) if me.address else (), field="unit_name",
-                other=other.file, unit=me.name or me.code, year=me.year))
+                other=other.file, year=me.year,
+                unit=(me.name or me.code) + (f"，项目“{me.project_name}”" if me.project_name else "")))
     return out
 
 

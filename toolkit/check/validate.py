@@ -59,6 +59,7 @@ from toolkit import fields as F
 from toolkit.check.consistency import Checker, as_typed
 from toolkit.check.duplicates import UnitKey, duplicates
 from toolkit.check.indicators import indicator_rows
+from toolkit.check.project import low_execution
 from toolkit.check.tables import scheme_table_rows
 from toolkit.fields import Field, Table, problem_sort_key
 from toolkit.model import Submission, TableRow, Value
@@ -153,8 +154,13 @@ def unit_key(check: FileCheck) -> UnitKey | None:
     if check.status == "unreadable" or sub is None or sub.fiscal_year is None:
         return None
     code = sub.text("unit_code").strip() or str(sub.meta.get("unit_code") or "").strip()
+    project = name = ""
+    if check.scheme.form == "project":
+        pcode, name = sub.text("project_code").strip(), " ".join(sub.text("project_name").split())
+        project = f"c:{pcode}" if pcode else f"n:{name}"
     return UnitKey(check.file, sub.fiscal_year, code, sub.unit_name,
-                   sub.cells.get("unit_name") or sub.cells.get("unit_code"), sub.cells.get("fiscal_year"))
+                   sub.cells.get("unit_name") or sub.cells.get("unit_code"), sub.cells.get("fiscal_year"),
+                   project, name)
 
 
 def find_duplicates(checks: list[FileCheck]) -> dict[str, list[Problem]]:
@@ -188,6 +194,8 @@ class _Validator(Checker):
         self.tiers()
         form = F.form(self.scheme.form)
         tables = {form.indicator_table.name: indicator_rows(self)}
+        if form.name == "project":
+            low_execution(self, tables[form.indicator_table.name])
         for t in form.tables:
             if t is not form.indicator_table:
                 tables[t.name] = self.text_rows(t)
