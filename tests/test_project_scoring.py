@@ -129,7 +129,9 @@ def _one_row(tmp_path: Path, row: list[Any]) -> Decimal:
     ("1200", "600", "25.00"),      # a plain number is ≥
     ("≤24", "26", "46.15"),        # ≤ above target: 50 × 24/26
     ("≤24", "20", "50.00"),
-    ("=100%", "98%", "49.00"),     # = : 50 × (1 − 2%)
+    ("＝100%", "98%", "49.00"),    # = : 50 × (1 − 2%) (openpyxl writes "=…" as a formula; the
+                                   # template's text format keeps a clerk's "=100%" as text)
+    ("100%", "98%", "49.00"),      # a plain percent is ≥: 50 × 98/100
     ("1～7天", "9天", "38.89"),     # 区间 above: 50 × 7/9
     ("1～7天", "5天", "50.00"),
 ])
