@@ -62,7 +62,8 @@ def test_samples_run_outputs(sample_run):
     units = {u["file"]: u for u in results["units"]}
     ref = units[REF_FILE]
     assert list(ref) == ["file", "status", "unit_name", "unit_code", "fiscal_year", "contact_name", "contact_email",
-                         "total", "grade", "levels", "indicators", "problems", "report", "returned", "scheme"]
+                         "total", "grade", "levels", "indicators", "problems", "report", "returned", "scheme", "form"]
+    assert ref["form"] == "dept"
     assert ref["scheme"] == "jianghua-2023"
     assert ref["status"] == "ok" and ref["total"] == 99.0 and ref["grade"] == "优"
     assert ref["levels"] == {"投入": 10.0, "过程": 49.0, "产出及效率": 40.0}

@@ -77,7 +77,10 @@ class UnitResult:
 
     @property
     def label(self) -> str:
-        """How the officer knows the unit: its name, else its file."""
+        """How the officer knows the unit: its name (with the project's, for a project form), else its file."""
+        project = self.extra.get("project_name")
+        if self.unit_name and project:
+            return f"{self.unit_name}·{project}"
         return self.unit_name or self.file
 
     def to_json(self, *, with_params: bool = False) -> dict[str, Any]:
