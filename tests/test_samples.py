@@ -64,7 +64,11 @@ def test_script_is_rerunnable_and_check_passes(capsys):  # type: ignore[no-untyp
 
 def _tables(scheme: Any) -> tuple[F.Table, ...]:
     """The scheme's list tables as its template has them (perf_indicators with its option columns)."""
-    return tuple(perf_table(scheme) if t.name == "perf_indicators" else t for t in F.TABLES)
+    return tuple(perf_table(scheme) if t.name == "perf_indicators" else t for t in F.form(scheme.form).tables)
+
+
+def _indicator_table(scheme: Any) -> str:
+    return F.form(scheme.form).indicator_table.name
 
 
 def _read(path: Path, scheme_id: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
@@ -108,8 +112,8 @@ def test_sample_holds_its_yaml_data_as_typed(src):  # type: ignore[no-untyped-de
         want = [{k: r.get(k) for k in (c.key for c in table.columns)} for r in rows]
         assert tables[name] == want, name
     # text-formatted indicator columns hold what the clerk typed, as text
-    for r in tables["perf_indicators"]:
-        assert all(r[k] is None or isinstance(r[k], str) for k in ("target", "target_max", "actual"))
+    for r in tables[_indicator_table(scheme)]:
+        assert all(r.get(k) is None or isinstance(r[k], str) for k in ("target", "target_max", "actual"))
 
 
 def test_seed_sample_is_the_seed_data():  # type: ignore[no-untyped-def]
@@ -138,12 +142,15 @@ def test_sample_data_is_plausible(src):  # type: ignore[no-untyped-def]
     known = set(inputs.field_map(scheme))
     keys = set(MS.workbook_args(d)["values"])
     assert keys <= known, keys - known
+    invalid = d.get("expected", {}).get("status") == "invalid"
+    if scheme.form == "project":
+        _project_plausible(d, scheme, invalid)
+        return
     sums: dict[str, Decimal] = {}
     for r in d["perf_indicators"]:
         assert r[0] in scheme.indicator_groups and r[1] in F.LEVEL2_BY_LEVEL1[r[0]] and r[3] in F.DIRECTIONS
         sums[r[0]] = sums.get(r[0], Decimal(0)) + _d(r[8])
     assert sums == dict(scheme.indicator_groups)
-    invalid = d.get("expected", {}).get("status") == "invalid"
     if invalid:
         assert abs(_identity_gap(d)) > Decimal("0.005")
         assert any(f.required and d.get(f.key) in (None, "") for f in F.STATIC_FIELDS)
@@ -152,8 +159,24 @@ def test_sample_data_is_plausible(src):  # type: ignore[no-untyped-def]
         assert all(d.get(f.key) not in (None, "") for f in F.STATIC_FIELDS if f.required)
 
 
+def _project_plausible(d: dict[str, Any], scheme: Any, invalid: bool) -> None:
+    """A valid project sample keeps the three fund identities and its points; the error one breaks both."""
+    gaps = [_d(d.get(F.fund_key("total", c))) - sum(_d(d.get(F.fund_key(r, c))) for r in F.FUND_PARTS)
+            for c, _ in F.FUND_COLS]
+    sums: dict[str, Decimal] = {}
+    for r in d["project_indicators"]:
+        group = r[0] if F.ALL_GROUPS not in scheme.indicator_groups else F.ALL_GROUPS
+        sums[group] = sums.get(group, Decimal(0)) + _d(r[6])
+    if invalid:
+        assert any(abs(g) > Decimal("0.005") for g in gaps) and sums != dict(scheme.indicator_groups)
+    else:
+        assert gaps == [0, 0, 0] and sums == dict(scheme.indicator_groups)
+        assert all(r[1] in F.LEVEL2_BY_LEVEL1[r[0]] for r in d["project_indicators"])
+        assert all(d.get(f.key) not in (None, "") for f in inputs.all_fields(scheme) if f.required)
+
+
 def test_samples_cover_the_variety_other_tests_rely_on():  # type: ignore[no-untyped-def]
-    rows = [r for s in SOURCES for r in _data(s)["perf_indicators"]]
+    rows = [r for s in SOURCES for r in _data(s).get("perf_indicators", ())]
     assert {r[3] for r in rows} >= {"≥", "≤", "=", "区间", "定性"}
     datas = [_data(s) for s in SOURCES]
     assert any(d.get("satisfaction_rate") is not None for d in datas)
@@ -161,3 +184,9 @@ def test_samples_cover_the_variety_other_tests_rely_on():  # type: ignore[no-unt
     assert any("否" in d.get("chk_mgmt_system", []) for d in datas)
     assert any(d.get("new_building") == "有" for d in datas)
     assert T.template_file_name(load_scheme(DEFAULT_SCHEME)) == F.TEMPLATE_FILE_NAME
+    projects = [d for d in datas if d.get("project_indicators")]
+    assert {d["scheme"] for d in projects} == {"mof-project-2020", "sichuan-project-2022"}
+    assert any(d.get("expected", {}).get("status") == "invalid" for d in projects)
+    low = [d for d in projects if _d(d["fund_total_spent"]) < Decimal("0.9") * _d(d["fund_total_full"])]
+    assert low and all(d.get("problems_text") for d in low)  # a low execution rate, explained
+    assert any(r[4] in F.QUAL_TIERS for d in projects for r in d["project_indicators"])  # a 定性 row
