@@ -1,0 +1,166 @@
+"""Project workbooks (spec 06, Outputs) in 汇总表, 汇总分析报告 and mail: built from UnitResults as a run
+writes them (dept and project units mixed, several projects per unit, one invalid project, one
+unreadable file), and read back from the real .xlsx / .docx / messages."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import openpyxl
+import pytest
+
+from toolkit.problems import Problem
+from toolkit.results import IndicatorResult, UnitResult
+from toolkit.rules.loader import load_scheme
+from toolkit.rules.model import Scheme
+from toolkit.write.summary import build_summary_bytes
+from toolkit.write.summary_projects import HEADERS, SHEET_PROJECTS, TOTAL_LABEL
+
+YEAR = 2023
+DEPT_LEVELS = {"投入": 18.0, "过程": 30.0, "产出": 25.0, "效果": 19.5}
+
+
+@pytest.fixture(scope="module")
+def mof() -> Scheme:
+    return load_scheme("mof-2020")
+
+
+def dept(name: str, code: str | None, total: float | None, grade: str | None = None, *, status: str = "ok",
+         email: str = "a@example.com", problems: tuple[Problem, ...] = (), form: bool = True) -> UnitResult:
+    ok = status == "ok"
+    return UnitResult(
+        file=f"{name}.xlsx", status=status,  # type: ignore[arg-type]
+        unit_name=name, unit_code=code, fiscal_year=YEAR, contact_name="李华", contact_email=email,
+        total=total, grade=grade, levels=DEPT_LEVELS if ok else None, problems=problems,
+        report=f"reports/{name}{YEAR}年度部门整体支出绩效自评报告.docx" if ok else None,
+        returned=None if ok else f"returned/{name}.xlsx",
+        extra={"scheme": "mof-2020", "form": "dept"} if form else {"scheme": "mof-2020"})
+
+
+def project(unit: str, code: str | None, name: str, total: float | None, grade: str | None,
+            full: float, spent: float, *, status: str = "ok", problems: tuple[Problem, ...] = (),
+            email: str = "a@example.com") -> UnitResult:
+    ok = status == "ok"
+    rate = round(spent / full, 4)
+    inds = (IndicatorResult("execution", ("预算执行率",), 10.0, rate, round(min(rate, 1) * 10, 2)),
+            IndicatorResult("row1", ("产出指标", "数量指标", "完成量"), 50.0, 0.98, 49.0))
+    stem = f"{unit}{name}{YEAR}年度项目支出绩效自评表"
+    return UnitResult(
+        file=f"项目/{unit}{name}.xlsx", status=status,  # type: ignore[arg-type]
+        unit_name=unit, unit_code=code, fiscal_year=YEAR, contact_name="王芳", contact_email=email,
+        total=total, grade=grade,
+        levels={"预算执行率": round(min(rate, 1) * 10, 2), "产出指标": 49.0, "效益指标": 30.0, "满意度指标": 10.0}
+        if ok else None,
+        indicators=inds if ok else None, problems=problems,
+        report=f"reports/{stem}.docx" if ok else None, returned=None if ok else f"returned/{unit}{name}.xlsx",
+        extra={"scheme": "mof-project-2020", "form": "project", "project_name": name,
+               "project_code": f"XM-{name}" if code else None, "dept_name": "县交通运输局",
+               "execution_rate": rate, "fund_full": full, "fund_spent": spent})
+
+
+FUND_ERROR = Problem("fund_identity", "error", "资金来源合计不等于各项之和", sheet="项目自评表", cell="E7",
+                     cells=("项目自评表!E7", "项目自评表!E8"))
+UNREADABLE = UnitResult(file="坏文件.xlsx", status="unreadable",
+                        problems=(Problem("not_xlsx", "error", "无法读取：不是有效的 Excel 文件"),))
+
+
+def mixed() -> list[UnitResult]:
+    """Two valid departments, one invalid, one unreadable file; four projects of two units."""
+    return [
+        project("县公路中心", "430001", "桥梁检测", 80.0, "良", 50.0, 40.0),
+        dept("县教育局", "430002", 85.0, "良"),
+        project("县公路中心", "430001", "农村道路养护", 94.42, "优", 120.0, 113.016),
+        dept("县公路中心", "430001", 92.5, "优"),
+        project("县公路中心", "430001", "危桥改造", None, None, 80.0, 70.0, status="invalid",
+                problems=(FUND_ERROR,)),
+        UNREADABLE,
+        project("县教育局", None, "学生资助", 88.0, "良", 200.0, 190.0),  # no code: matched by name
+        dept("县卫健局", "430003", None, status="invalid", problems=(FUND_ERROR,)),
+    ]
+
+
+def sheet_rows(data: bytes, name: str) -> list[tuple[Any, ...]]:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    return [tuple(r) for r in wb[name].iter_rows(values_only=True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 汇总表
+
+
+def test_department_ranking_and_statistics_leave_projects_out(mof: Scheme) -> None:
+    data = build_summary_bytes(mixed(), mof)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["汇总", SHEET_PROJECTS, "得分明细", "问题清单", "统计"]
+    rows = sheet_rows(data, "汇总")
+    assert rows[1][0] == ("共 4 份：合格 2 份，退回修改 1 份，无法读取 1 份；另有项目支出绩效自评表 4 份"
+                          "（见“项目汇总”）。评分方案：" + mof.title)
+    head = list(rows[2])
+    c_n, c_mean = head.index("项目数"), head.index("项目平均分")
+    assert head[c_mean + 1] == "错误数"
+    got = [(r[1], r[5], r[7], r[c_n], r[c_mean]) for r in rows[3:]]
+    assert got == [
+        ("县公路中心", 92.5, 1, 3, 87.21),  # (94.42 + 80) / 2: the invalid project counts, not averaged
+        ("县教育局", 85.0, 2, 1, 88.0),
+        ("县卫健局", None, None, 0, None),
+        (None, None, None, 0, None),  # the unreadable file
+    ]
+    detail = sheet_rows(data, "得分明细")
+    assert [r[1] for r in detail[3:]] == ["县公路中心", "县教育局"]
+    stats = {r[0]: r[1] for r in sheet_rows(data, "统计") if r[0]}
+    assert stats["合计"] == 4 and stats["合格"] == 2 and stats["单位数"] == 2 and stats["平均分"] == 88.75
+
+
+def test_project_sheet_rows_total_line_and_links(mof: Scheme) -> None:
+    data = build_summary_bytes(mixed(), mof)
+    rows = sheet_rows(data, SHEET_PROJECTS)
+    assert rows[0][0] == f"{YEAR}年度项目支出绩效自评汇总表"
+    assert rows[1] == HEADERS
+    body = [r[:11] for r in rows[2:6]]
+    assert body == [
+        (1, "县交通运输局", "县公路中心", "农村道路养护", "XM-农村道路养护", 120.0, 113.016, 0.9418, 94.42, "优", "合格"),
+        (2, "县交通运输局", "县公路中心", "桥梁检测", "XM-桥梁检测", 50.0, 40.0, 0.8, 80.0, "良", "合格"),
+        (3, "县交通运输局", "县公路中心", "危桥改造", "XM-危桥改造", 80.0, 70.0, 0.875, None, None, "退回修改"),
+        (4, "县交通运输局", "县教育局", "学生资助", None, 200.0, 190.0, 0.95, 88.0, "良", "合格"),
+    ]
+    # the valid projects: 120 + 50 + 200; 113.016 + 40 + 190; 343.016 / 370; (94.42 + 80 + 88) / 3
+    assert rows[6][0] == TOTAL_LABEL and rows[6][5:9] == (370.0, 343.02, 0.9271, 87.47)
+    assert len(rows) == 7
+    ws = openpyxl.load_workbook(io.BytesIO(data))[SHEET_PROJECTS]
+    links = {c.row: (c.value, c.hyperlink.target.replace("\\", "/")) for c in ws["L"] if c.hyperlink}  # as in 汇总
+    assert links[3] == ("打开报告", "reports/县公路中心农村道路养护2023年度项目支出绩效自评表.docx")
+    assert links[5] == ("打开退回表", "returned/县公路中心危桥改造.xlsx")
+    assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$2:$2"
+    assert ws.auto_filter.ref == "A2:L6"
+
+
+def test_project_problems_are_listed_like_department_ones(mof: Scheme) -> None:
+    rows = sheet_rows(build_summary_bytes(mixed(), mof), "问题清单")
+    files = [r[2] for r in rows[2:]]
+    assert files == ["县卫健局.xlsx", "坏文件.xlsx", "项目/县公路中心危桥改造.xlsx"]
+    assert rows[-1][3:6] == ("错误", "项目自评表", "E7") and rows[-1][6] == "项目自评表!E7、项目自评表!E8"
+
+
+def test_project_only_run_writes_a_valid_summary(mof: Scheme) -> None:
+    units = [u for u in mixed() if u.extra.get("form") == "project"]
+    data = build_summary_bytes(units, mof)
+    rows = sheet_rows(data, "汇总")
+    assert len(rows) == 3 and rows[2][:3] == ("序号", "单位", "编码") and "项目数" in rows[2]
+    assert rows[1][0].startswith("共 0 份：合格 0 份") and "另有项目支出绩效自评表 4 份" in rows[1][0]
+    assert [r[3] for r in sheet_rows(data, SHEET_PROJECTS)[2:6]] == ["农村道路养护", "桥梁检测", "危桥改造", "学生资助"]
+
+
+# sha256 of the 汇总表 of these department units as commit 5729972 wrote it (before project forms)
+DEPT_ONLY_SHA256 = "7a60dd85171c09e3eed9953b755405eaf4235c3fd97c0840d5d6bd2ffe94ede7"
+
+
+def test_a_department_only_summary_is_byte_identical_to_before(mof: Scheme) -> None:
+    units = [u for u in mixed() if u.extra.get("form") != "project"]
+    plain = [dept("县教育局", "430002", 85.0, "良", form=False), dept("县公路中心", "430001", 92.5, "优", form=False),
+             UNREADABLE, dept("县卫健局", "430003", None, status="invalid", problems=(FUND_ERROR,), form=False)]
+    data = build_summary_bytes(units, mof)
+    assert data == build_summary_bytes(plain, mof)  # form "dept" or no form: the same workbook
+    assert hashlib.sha256(data).hexdigest() == DEPT_ONLY_SHA256
+    assert "项目数" not in sheet_rows(data, "汇总")[2]
