@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 
+from tests import test_mail as tm
+from toolkit.deliver import mail
 from toolkit.problems import Problem
-from toolkit.results import IndicatorResult, UnitResult
+from toolkit.results import IndicatorResult, Results, UnitResult
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
 from toolkit.write.summary import build_summary_bytes
@@ -164,3 +169,89 @@ def test_a_department_only_summary_is_byte_identical_to_before(mof: Scheme) -> N
     assert data == build_summary_bytes(plain, mof)  # form "dept" or no form: the same workbook
     assert hashlib.sha256(data).hexdigest() == DEPT_ONLY_SHA256
     assert "项目数" not in sheet_rows(data, "汇总")[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Mail: one message per unit and address set, every workbook of the unit attached
+
+smtp_server = tm.smtp_server  # the real SMTP server of the mail tests, on 127.0.0.1
+GLZX, JYJ = "glzx@example.com", "jyj@example.com"
+DUP = Problem("duplicate_older", "error", "与文件“项目/县公路中心桥梁检测（新）.xlsx”是同一项目的填报表，重复报送")
+
+
+def mail_units() -> list[UnitResult]:
+    email_of = {"县公路中心": GLZX, "县教育局": JYJ, "县卫健局": "wjj@example.com"}
+    units = [replace(u, contact_email=email_of[u.unit_name]) if u.unit_name else u for u in mixed()]
+    return units + [
+        project("县教育局", "430002", "营养餐", 91.0, "优", 30.0, 30.0, email="yyc@example.com"),  # another address
+        project("县公路中心", "430001", "桥梁检测（旧）", None, None, 50.0, 40.0, status="invalid",
+                problems=(DUP,), email=GLZX),  # a duplicate: the officer's, never mailed
+    ]
+
+
+def write_results(out: Path, units: list[UnitResult]) -> Path:
+    for u in units:
+        for rel in (u.report, u.returned):
+            if rel and not (out / rel).exists():
+                (tm.write_docx if rel.endswith(".docx") else tm.write_xlsx)(out / rel, f"{u.unit_name} {rel}")
+    (out / "results.json").write_text(json.dumps(Results("mof-2020", tuple(units)).to_json(), ensure_ascii=False),
+                                      encoding="utf-8")
+    return out
+
+
+def test_one_message_per_unit_with_all_its_reports_and_returned_workbooks(tmp_path: Path,
+                                                                          smtp_server: tm.Server) -> None:
+    out = write_results(tmp_path / "out", mail_units())
+    result = mail.send_all(out, tm.opts(smtp_server.port))
+    assert result.tally() == "邮件：发送 4 封，跳过 0 封，失败 1 封，留给财政局处理 1 份"
+    assert [ln.split("：")[0] for ln in result.lines()] == ["已发送", "已发送", "失败", "已发送", "已发送",
+                                                           "未发送（留给财政局处理）"]  # at each unit's first file
+    got = smtp_server.handler.by_to()
+    assert sorted(got) == [GLZX, JYJ, "wjj@example.com", "yyc@example.com"]
+
+    glzx = got[GLZX]
+    assert glzx["Subject"] == "【绩效自评结果及退回修改】县公路中心2023年度绩效自评（通过 3 份，退回 1 份）"
+    assert sorted(tm.attachments(glzx)) == sorted([
+        "县公路中心2023年度部门整体支出绩效自评报告.docx",
+        "县公路中心桥梁检测2023年度项目支出绩效自评表.docx",
+        "县公路中心农村道路养护2023年度项目支出绩效自评表.docx",
+        "县公路中心危桥改造.xlsx"])
+    text = tm.body(glzx).replace("\r\n", "\n")
+    assert "贵单位报送的2023年度绩效自评填报表共 4 份" in text
+    assert "  1. 部门整体支出绩效自评表 → 92.5 分，优（附件：县公路中心2023年度部门整体支出绩效自评报告.docx）" in text
+    assert "  2. 项目“桥梁检测” → 80 分，良（附件：县公路中心桥梁检测2023年度项目支出绩效自评表.docx）" in text
+    assert "  3. 项目“农村道路养护” → 94.42 分，优" in text
+    assert ("  1. 项目“危桥改造”（项目/县公路中心危桥改造.xlsx，附件：县公路中心危桥改造.xlsx）\n"
+            "    （1）项目自评表!E7：资金来源合计不等于各项之和\n") in text
+    assert "桥梁检测（旧）" not in text  # the duplicate stays with the officer
+
+    jyj = got[JYJ]  # the project without a code joins its unit by name
+    assert jyj["Subject"] == "【绩效自评结果】县教育局2023年度绩效自评报告（2 份）"
+    assert len(tm.attachments(jyj)) == 2 and "项目“学生资助” → 88 分，良" in tm.body(jyj)
+    assert list(tm.attachments(got["yyc@example.com"])) == ["县教育局营养餐2023年度项目支出绩效自评表.docx"]
+    # a department workbook alone gets the message it always had
+    assert got["wjj@example.com"]["Subject"] == "【请修改后重新报送】县卫健局2023年度绩效自评填报表"
+
+
+def test_rerun_sends_nothing_and_a_changed_set_of_attachments_goes_again(tmp_path: Path,
+                                                                         smtp_server: tm.Server) -> None:
+    units = mail_units()
+    out = write_results(tmp_path / "out", units)
+    handler = smtp_server.handler
+    mail.send_all(out, tm.opts(smtp_server.port))
+    assert len(handler.messages) == 4
+    again = mail.send_all(out, tm.opts(smtp_server.port))
+    assert again.tally() == "邮件：发送 0 封，跳过 4 封，失败 1 封，留给财政局处理 1 份" and len(handler.messages) == 4
+
+    # the unit corrected 危桥改造: the next run writes its report; the unit gets all its results again
+    fixed = project("县公路中心", "430001", "危桥改造", 86.0, "良", 80.0, 70.0, email=GLZX)
+    write_results(out, [fixed if u.extra.get("project_name") == "危桥改造" else u for u in units])
+    changed = mail.send_all(out, tm.opts(smtp_server.port))
+    assert changed.count("sent") == 1 and changed.count("skipped") == 3
+    new = handler.parsed()[-1]
+    assert new["To"].addresses[0].addr_spec == GLZX
+    assert new["Subject"] == "【绩效自评结果】县公路中心2023年度绩效自评报告（4 份）"
+    assert len(tm.attachments(new)) == 4 and "项目“危桥改造” → 86 分，良" in tm.body(new)
+    log = [json.loads(x) for x in (out / "mail" / "sent.jsonl").read_text(encoding="utf-8").splitlines()]
+    sent = [(e["unit"], e["to"], e["status"]) for e in log if e["state"] == "sent"]
+    assert sent[-1] == ("430001/2023", GLZX, "ok") and sent.count(("430001/2023", GLZX, "mixed")) == 1
