@@ -11,15 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import docx
 import openpyxl
 import pytest
 
 from tests import test_mail as tm
+from toolkit import analysis as an
 from toolkit.deliver import mail
 from toolkit.problems import Problem
 from toolkit.results import IndicatorResult, Results, UnitResult
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
+from toolkit.write.analysis_report import build_analysis
 from toolkit.write.summary import build_summary_bytes
 from toolkit.write.summary_projects import HEADERS, SHEET_PROJECTS, TOTAL_LABEL
 
@@ -255,3 +258,42 @@ def test_rerun_sends_nothing_and_a_changed_set_of_attachments_goes_again(tmp_pat
     log = [json.loads(x) for x in (out / "mail" / "sent.jsonl").read_text(encoding="utf-8").splitlines()]
     sent = [(e["unit"], e["to"], e["status"]) for e in log if e["state"] == "sent"]
     assert sent[-1] == ("430001/2023", GLZX, "ok") and sent.count(("430001/2023", GLZX, "mixed")) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# 汇总分析报告
+
+
+def analysis_paras(units: list[UnitResult], scheme: Scheme) -> list[str]:
+    doc = docx.Document(io.BytesIO(build_analysis(Results("mof-2020", tuple(units)), scheme)))
+    return [p.text for p in doc.paragraphs if p.text.strip()]
+
+
+def test_analysis_counts_departments_only_and_adds_the_project_section(mof: Scheme) -> None:
+    units = [*mixed(), project("县教育局", "430002", "营养餐", 91.0, "优", 30.0, 30.0)]
+    paras = analysis_paras(units, mof)
+    # department statistics: the two valid department workbooks, never the projects
+    assert "审核合格的2家单位平均得分88.75分，最高92.50分（县公路中心），最低85.00分（县教育局）。" in paras
+    assert "按评价等级分：评价等级为“优”的1家，占50.00%；评价等级为“良”的1家，占50.00%。" in paras
+    assert "本次共收到自评表9份，审核合格6份，退回修改2份，无法读取1份。" in paras
+    assert "合格的自评表中，部门整体支出2份，项目支出4份。" in paras
+    at = paras.index("（六）项目支出绩效自评情况")
+    assert paras[at + 1:at + 7] == [
+        "本次共收到项目支出绩效自评表5份，涉及2家单位；审核合格4份，退回修改1份，无法读取0份。",
+        "审核合格的4个项目平均得分88.36分，最高94.42分，最低80.00分。",  # (80 + 94.42 + 88 + 91) / 4 = 88.355
+        "按评价等级分：“优”2个，占50.00%；“良”2个，占50.00%。",
+        "全年预算执行率低于90%的项目1个：",
+        "1. 县公路中心—桥梁检测：执行率80.00%（预算50.00万元，执行40.00万元）。",
+        paras[at + 6],
+    ]
+    assert not paras[at + 6].startswith("2.")
+    ranking = an.ranking(Results("mof-2020", tuple(units)))
+    assert list(ranking["unit_name"]) == ["县公路中心", "县教育局"]
+
+
+def test_analysis_without_projects_has_no_project_section_and_project_only_has_it(mof: Scheme) -> None:
+    dept_only = [u for u in mixed() if u.extra.get("form") != "project"]
+    assert not any("项目支出绩效自评" in p for p in analysis_paras(dept_only, mof))
+    only = [project("县公路中心", "430001", "农村道路养护", 94.42, "优", 120.0, 119.0)]
+    paras = analysis_paras(only, mof)
+    assert "（六）项目支出绩效自评情况" in paras and "审核合格的项目全年预算执行率均不低于90%。" in paras
