@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import jsonschema
 import openpyxl
 import pytest
 
@@ -41,7 +42,8 @@ def dept(name: str, code: str | None, total: float | None, grade: str | None = N
     return UnitResult(
         file=f"{name}.xlsx", status=status,  # type: ignore[arg-type]
         unit_name=name, unit_code=code, fiscal_year=YEAR, contact_name="李华", contact_email=email,
-        total=total, grade=grade, levels=DEPT_LEVELS if ok else None, problems=problems,
+        total=total, grade=grade, levels=DEPT_LEVELS if ok else None, indicators=() if ok else None,
+        problems=problems,
         report=f"reports/{name}{YEAR}年度部门整体支出绩效自评报告.docx" if ok else None,
         returned=None if ok else f"returned/{name}.xlsx",
         extra={"scheme": "mof-2020", "form": "dept"} if form else {"scheme": "mof-2020"})
@@ -297,3 +299,31 @@ def test_analysis_without_projects_has_no_project_section_and_project_only_has_i
     only = [project("县公路中心", "430001", "农村道路养护", 94.42, "优", 120.0, 119.0)]
     paras = analysis_paras(only, mof)
     assert "（六）项目支出绩效自评情况" in paras and "审核合格的项目全年预算执行率均不低于90%。" in paras
+
+
+# ---------------------------------------------------------------------------------------------
+# results.json contract
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "results.schema.json").read_text(encoding="utf-8"))
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def test_mixed_results_satisfy_the_schema_and_project_keys_are_required() -> None:
+    doc = Results("mof-2020", tuple(mail_units())).to_json()
+    assert [e.message for e in VALIDATOR.iter_errors(doc)] == []
+    for key, value in (("execution_rate", "94%"), ("execution_rate", -0.1), ("fund_full", "120"),
+                       ("project_name", 7), ("execution_rate", None)):
+        broken = json.loads(json.dumps(doc))
+        pj = next(u for u in broken["units"] if u.get("form") == "project")
+        if value is None:
+            del pj[key]  # a project entry always carries its keys (null when unknown)
+        else:
+            pj[key] = value
+        assert list(VALIDATOR.iter_errors(broken)), f"schema accepted {key}={value!r}"
+
+
+def test_the_documented_example_satisfies_the_schema() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "results-json.md").read_text(encoding="utf-8")
+    example = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    assert [u.get("form") for u in example["units"]] == [None, "project"]
+    assert [e.message for e in VALIDATOR.iter_errors(example)] == []
