@@ -62,7 +62,7 @@ def projects_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: Formats, units: 
     money = wb.add_format({"border": 1, "valign": "vcenter", "num_format": "#,##0.00"})
     pct = wb.add_format({"border": 1, "valign": "vcenter", "align": "center", "num_format": "0.00%"})
     last = len(HEADERS) - 1
-    widths: list[float] = [5, 18, _fit((r.unit_name for r in rows), "实施单位", 16, 30), 30, 12, 12, 12,
+    widths: list[float] = [5, 18, _fit((r.unit_name for r in rows), "实施单位", 16, 30), 30, 16, 12, 12,
                            9, 8, 6, 9, 11]
     _set_widths(ws, widths)
     years = {int(y) for y in tally.years}
@@ -100,7 +100,7 @@ def projects_sheet(wb: xlsxwriter.Workbook, ws: Worksheet, fmt: Formats, units: 
         else:
             ws.write_blank(r, 11, None, fmt.text)
         _fit_height(ws, r, ((x.get("dept_name"), widths[1]), (u.unit_name, widths[2]),
-                            (x.get("project_name") or u.file, widths[3])))
+                            (x.get("project_name") or u.file, widths[3]), (x.get("project_code"), widths[4])))
         if u.status == "ok":
             full_sum += full or 0
             spent_sum += spent or 0
