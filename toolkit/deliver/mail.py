@@ -1,4 +1,8 @@
-"""E-mail each unit its result: the report (status ok) or the returned workbook and problem list.
+"""E-mail each unit its results: the reports (status ok) or the returned workbooks and problem lists.
+
+One message per unit and address set carries all the unit's workbooks, its department form and
+every project form (``bundle``); a unit with only a department workbook gets the message it
+always had.
 
 Reads only ``OUT/results.json`` (``Results.load``) and the files it names. Every send is logged in
 ``OUT/mail/sent.jsonl`` at once (``sentlog``), so a re-run — after a crash, or after some units
@@ -20,7 +24,8 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Literal
 
-from toolkit.deliver.message import UnitFailure, display_name, draft_for, one_line, render, safe_file_stem
+from toolkit.deliver.bundle import Group, group_draft, group_units
+from toolkit.deliver.message import UnitFailure, display_name, one_line, recipients, render, safe_file_stem
 from toolkit.deliver.sentlog import MAIL_DIR, SENT_LOG, SentLog
 from toolkit.deliver.smtp import (
     DEFAULT_PORTS,
@@ -189,24 +194,49 @@ def _send_units(out_dir: Path, units: Sequence[UnitResult], options: MailOptions
     smtp = Smtp(host=options.host, port=options.effective_port, security=options.security, user=options.user,
                 password=password, timeout=options.timeout, ssl_context=options.ssl_context)
     used_names: set[str] = set()
-    outcomes: list[UnitMail] = []
+    outcomes: list[UnitMail | None] = []
+    mailable: list[tuple[UnitResult, tuple[Address, ...]]] = []
+    line_of: dict[int, int] = {}  # id(unit) → its place among the result lines
+    for unit in units:  # units that cannot be mailed at all fail alone, in results.json's order
+        outcome, to = _screen(unit)
+        line_of[id(unit)] = len(outcomes)
+        outcomes.append(outcome)
+        if to:
+            mailable.append((unit, to))
     try:
-        for unit in units:
-            outcomes.append(_one(out_dir, unit, options, sender, cc, signature, log, smtp, used_names))
+        for group in group_units(mailable):  # one line per message, where its first unit was
+            at = min(line_of[id(u)] for u in group.units)
+            outcomes[at] = _one(out_dir, group, options, sender, cc, signature, log, smtp, used_names)
     finally:
         smtp.close()
-    return MailResult(units=tuple(outcomes), dry_run=options.dry_run, notices=tuple(notices))
+    return MailResult(units=tuple(o for o in outcomes if o is not None), dry_run=options.dry_run,
+                      notices=tuple(notices))
 
 
-def _one(out_dir: Path, unit: UnitResult, options: MailOptions, sender: Address, cc: list[Address],
-         signature: str, log: SentLog, smtp: Smtp, used_names: set[str]) -> UnitMail:
+def _who(unit: UnitResult) -> tuple[str, str]:
     file = one_line(unit.file, 200)
-    label = one_line(unit.unit_name, 100) or file or "（未知单位）"
+    return one_line(unit.unit_name, 100) or file or "（未知单位）", file
+
+
+def _screen(unit: UnitResult) -> tuple[UnitMail | None, tuple[Address, ...]]:
+    """(its outcome, no recipients) for a unit that cannot be mailed; else (None, its recipients)."""
+    label, file = _who(unit)
     officer = [p for p in unit.problems if p.code in OFFICER_ONLY]
     if officer:  # e.g. a duplicate: the clerk cannot fix it, the officer removes the stale copy
-        return UnitMail(label, file, "officer", detail=one_line(officer[0].message, 200))
+        return UnitMail(label, file, "officer", detail=one_line(officer[0].message, 200)), ()
     try:
-        draft = draft_for(out_dir, unit, signature)
+        return None, recipients(unit)
+    except UnitFailure as e:
+        return UnitMail(label, file, "failed", detail=str(e)), ()
+
+
+def _one(out_dir: Path, group: Group, options: MailOptions, sender: Address, cc: list[Address],
+         signature: str, log: SentLog, smtp: Smtp, used_names: set[str]) -> UnitMail:
+    label, file = _who(group.units[0])
+    if len(group.units) > 1:
+        file = f"{file} 等 {len(group.units)} 份"
+    try:
+        draft = group_draft(out_dir, group, signature)
     except (UnitFailure, OSError) as e:
         reason = str(e) if isinstance(e, UnitFailure) else f"读取附件失败（{one_line(e, 120)}）"
         return UnitMail(label, file, "failed", detail=reason)
@@ -217,7 +247,7 @@ def _one(out_dir: Path, unit: UnitResult, options: MailOptions, sender: Address,
         return UnitMail(label, file, "unknown", to=to, detail=f"上次发送时连接中断，{UNKNOWN_HINT}")
     data, message_id = render(draft, sender, cc, dry_run=options.dry_run)
     if options.dry_run:
-        kind = "报告" if draft.status == "ok" else "退回"
+        kind = {"ok": "报告", "invalid": "退回"}.get(draft.status, "结果")
         stem = f"{safe_file_stem(draft.label + draft.year, 80)}_{kind}"
         name, n = f"{stem}.eml", 1
         while name in used_names:

@@ -197,32 +197,51 @@ def _invalid_body(unit: UnitResult, name: str, year: str, signature: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def draft_for(out_dir: Path, unit: UnitResult, signature: str) -> Draft:
-    """The message for one unit of results.json; UnitFailure (or OSError) when it cannot be mailed."""
-    file, status = one_line(unit.file, 200), unit.status
-    if status == "unreadable":
+def recipients(unit: UnitResult) -> tuple[Address, ...]:
+    """Every valid address of the unit's 联系邮箱; UnitFailure when it cannot be mailed at all."""
+    if unit.status == "unreadable":
         raise UnitFailure("填报表无法读取，没有单位名称和联系邮箱，无法发送；请另行通知该单位重新报送")
     raw_email = unit.contact_email
     if raw_email is None or (isinstance(raw_email, str) and not raw_email.strip()):
-        raise UnitFailure("填报表“基本信息”中没有填写联系邮箱，无法发送")
+        where = "项目自评表" if unit.extra.get("form") == "project" else "填报表“基本信息”"
+        raise UnitFailure(f"{where}中没有填写联系邮箱，无法发送")
     parsed = emails.parse(raw_email)
     if not parsed.good:
         raise UnitFailure(f"联系邮箱“{one_line(raw_email, 80)}”中没有有效的邮箱地址，无法发送；请与该单位核实邮箱")
-
-    name = one_line(unit.unit_name, 100) or safe_file_stem(PurePosixPath(file).stem)
-    year = one_line(unit.fiscal_year, 8)
-    code = one_line(unit.unit_code, 40)
-    key = f"{code or name}/{year}"
     display = display_name(unit.contact_name)
-    to = tuple(Address(display_name=display, username=a.split("@")[0], domain=a.split("@")[1]) for a in parsed.good)
+    return tuple(Address(display_name=display, username=a.split("@")[0], domain=a.split("@")[1]) for a in parsed.good)
+
+
+def unit_key(unit: UnitResult) -> str:
+    """The unit in the send log: "<unit_code or name>/<year>"."""
+    return f"{one_line(unit.unit_code, 40) or unit_label(unit)}/{one_line(unit.fiscal_year, 8)}"
+
+
+def unit_label(unit: UnitResult) -> str:
+    return one_line(unit.unit_name, 100) or safe_file_stem(PurePosixPath(one_line(unit.file, 200)).stem)
+
+
+def report_files(out_dir: Path, unit: UnitResult) -> list[Path]:
+    """The report of a valid unit, and its PDF when ``jixiao run --pdf`` wrote one."""
+    files = [_out_file(out_dir, unit.report, "报告")]
+    pdf_rel = str(PurePosixPath(str(unit.report).replace("\\", "/")).with_suffix(".pdf"))
+    try:
+        files.append(_out_file(out_dir, pdf_rel, "PDF 报告"))  # written by `jixiao run --pdf`
+    except UnitFailure:
+        pass
+    return files
+
+
+def draft_for(out_dir: Path, unit: UnitResult, signature: str) -> Draft:
+    """The message for one unit of results.json; UnitFailure (or OSError) when it cannot be mailed."""
+    file, status = one_line(unit.file, 200), unit.status
+    to = recipients(unit)
+    name = unit_label(unit)
+    year = one_line(unit.fiscal_year, 8)
+    key = unit_key(unit)
 
     if status == "ok":
-        files = [_out_file(out_dir, unit.report, "报告")]
-        pdf_rel = str(PurePosixPath(str(unit.report).replace("\\", "/")).with_suffix(".pdf"))
-        try:
-            files.append(_out_file(out_dir, pdf_rel, "PDF 报告"))  # written by `jixiao run --pdf`
-        except UnitFailure:
-            pass
+        files = report_files(out_dir, unit)
         has_pdf = len(files) == 2
         subject = f"【绩效自评结果】{name}{year}年度部门整体支出绩效自评报告"
         body = _ok_body(unit, name, year, signature, has_pdf)

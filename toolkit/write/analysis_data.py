@@ -2,7 +2,8 @@
 
 Every function is pure: Results (and a previous year's Results) in, a DataFrame out, rows in a stable
 order. Amounts stay floats as results.json has them; ``cents`` rounds one half up to two decimals the
-way the report prints it. Only ``ok`` units are scored, so only they enter averages and rankings.
+way the report prints it. Only ``ok`` units are scored, so only they enter averages and rankings; the department statistics
+take department workbooks only (``projects`` gives the project workbooks, spec 06).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from toolkit.results import Results, UnitResult
 
 __all__ = ["cents", "units", "indicators", "problems", "grade_distribution", "level_averages", "level2",
-           "weakest_level2", "below_full", "ranking", "year_over_year", "grade_moves", "problem_themes"]
+           "weakest_level2", "below_full", "ranking", "year_over_year", "grade_moves", "problem_themes", "projects"]
 
 
 def cents(x: float) -> Decimal:
@@ -45,8 +46,13 @@ def units(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _is_project(u: UnitResult) -> bool:
+    return u.extra.get("form") == "project"
+
+
 def _ok(results: Results) -> list[UnitResult]:
-    return [u for u in results.units if u.ok and u.total is not None]
+    """The scored department workbooks: project workbooks never enter the department statistics."""
+    return [u for u in results.units if u.ok and u.total is not None and not _is_project(u)]
 
 
 def indicators(results: Results) -> pd.DataFrame:
@@ -56,7 +62,7 @@ def indicators(results: Results) -> pd.DataFrame:
     names = ["unit_name", "unit_code", "id", "level1", "level2", "name", "points", "score", "share"]
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for u in results.units:
-        if not (u.ok and u.total is not None) or u.extra.get("scheme") not in (None, results.scheme):
+        if not (u.ok and u.total is not None) or u.extra.get("scheme") not in (None, results.scheme) or _is_project(u):
             continue  # (a mixed inbox: units scored by another scheme have other indicators)
         for i in u.indicators or ():
             p = list(i.path) or [i.id]
@@ -210,3 +216,14 @@ def problem_themes(texts: Mapping[str, Sequence[str]], themes: Mapping[str, Sequ
             rows.append({"theme": theme, "count": len(names), "units": names})
     df = pd.DataFrame(rows, columns=["theme", "count", "units"])
     return df.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def projects(results: Results) -> pd.DataFrame:
+    """One row per project workbook, in results.json order: unit_name, unit_code, project_name, status, total, grade, execution_rate (fraction), fund_full, fund_spent."""
+    cols = ["unit_name", "unit_code", "project_name", "status", "total", "grade", "execution_rate", "fund_full",
+            "fund_spent"]
+    rows = [{"unit_name": u.label, "unit_code": u.unit_code, "status": u.status,
+             "project_name": u.extra.get("project_name") or u.file, "total": u.total, "grade": u.grade,
+             **{k: u.extra.get(k) for k in ("execution_rate", "fund_full", "fund_spent")}}
+            for u in results.units if _is_project(u)]
+    return pd.DataFrame(rows, columns=cols)

@@ -3,7 +3,8 @@
     write_analysis(results, scheme, out_dir, previous=None)   # → "汇总分析报告.docx" (relative to OUT)
 
 Outline: 一、基本情况 · 二、自评结果 (grade table and a table-drawn bar chart, scores, 一级 averages,
-weakest 二级指标, ranking) · 三、与上年比较 (only with ``previous``) · 四、主要问题 · 五、结果应用建议 ·
+weakest 二级指标, ranking; then （六）项目支出绩效自评情况 when the run has project workbooks — every
+department statistic takes department workbooks only) · 三、与上年比较 (only with ``previous``) · 四、主要问题 · 五、结果应用建议 ·
 附表 the ranking. Wording is ``report.analysis`` of the scheme, numbers come from ``toolkit.analysis``
 (pandas, imported on first use) printed to the cent; a heading appears only above content. Same
 input, same bytes (GB/T 9704 layout and package parts of the unit reports).
@@ -25,6 +26,19 @@ from toolkit.write.report.narrative import Para, fill
 from toolkit.write.report.table import Cell, Row, Table
 
 ANALYSIS_FILE = "汇总分析报告.docx"
+LOW_EXECUTION = 0.9  # projects below this 执行率 are named
+# The section on project workbooks (spec 06): the scheme's ``report.analysis`` may word it, else these.
+PROJECT_WORDING: Mapping[str, str] = {
+    "projects": "（六）项目支出绩效自评情况",
+    "projects_basic": "本次共收到项目支出绩效自评表{submitted}份，涉及{units}家单位；审核合格{passed}份，"
+                      "退回修改{returned}份，无法读取{unreadable}份。",
+    "projects_scores": "审核合格的{passed}个项目平均得分{average}分，最高{highest}分，最低{lowest}分。",
+    "projects_grades": "按评价等级分：{items}。",
+    "projects_grade": "“{grade}”{count}个，占{percent}%",
+    "projects_low_intro": "全年预算执行率低于{limit}%的项目{count}个：",
+    "projects_low_line": "{n}. {unit}—{project}：执行率{rate}%（预算{full}万元，执行{spent}万元）。",
+    "projects_low_none": "审核合格的项目全年预算执行率均不低于{limit}%。",
+}
 Block = Para | str  # a paragraph, or ready WordprocessingML (a table)
 
 
@@ -77,6 +91,10 @@ class _Doc:
         if t:
             self.blocks.append(Para(kind, t))
 
+    def ptext(self, key: str, **values: Any) -> None:
+        """A paragraph of the project section: the scheme's wording, else PROJECT_WORDING."""
+        self.blocks.append(Para("body", fill(self.w.get(key) or PROJECT_WORDING[key], values)))
+
     def label(self, key: str) -> str:
         return str((self.w.get("labels") or {}).get(key) or key)
 
@@ -107,6 +125,9 @@ def _results(d: _Doc, results: Results, scheme: Scheme) -> None:
 
     rank = an.ranking(results)
     if rank.empty:
+        if not an.projects(results).empty:
+            d.heading("results")
+            _projects(d, results, scheme)
         return
     d.heading("results")
     dist = an.grade_distribution(results, [g.name for g in scheme.grades])
@@ -141,6 +162,46 @@ def _results(d: _Doc, results: Results, scheme: Scheme) -> None:
                    average=_f2(r.average), rate=_f2(100 * r.share), below=r.below)
     d.heading("ranking", "h2")
     d.para("ranking", first="、".join(rank[totals == hi]["unit_name"]), first_total=_f2(hi), count=len(rank))
+    _projects(d, results, scheme)
+
+
+def _projects(d: _Doc, results: Results, scheme: Scheme) -> None:
+    """（六）项目支出绩效自评情况: counts, scores, grades and the projects below 90% 执行率."""
+    from toolkit.write import analysis_data as an
+
+    pj = an.projects(results)
+    if pj.empty:
+        return
+    d.blocks.append(Para("h2", str((d.w.get("headings") or {}).get("projects") or PROJECT_WORDING["projects"])))
+    st = Counter(pj["status"])
+    ok = pj[(pj["status"] == "ok") & pj["total"].notna()]
+    d.ptext("projects_basic", submitted=len(pj), units=pj["unit_name"].nunique(), passed=st["ok"],
+            returned=st["invalid"], unreadable=st["unreadable"])
+    if ok.empty:
+        return
+    totals = ok["total"].astype(float)
+    d.ptext("projects_scores", passed=len(ok), average=_f2(totals.mean()), highest=_f2(totals.max()),
+            lowest=_f2(totals.min()))
+    counts = Counter(ok["grade"].fillna(""))
+    order = [g.name for g in scheme.grades if g.name in counts] + [g for g in counts if g not in
+                                                                  {x.name for x in scheme.grades}]
+    d.ptext("projects_grades", items="；".join(
+        fill(d.w.get("projects_grade") or PROJECT_WORDING["projects_grade"],
+             {"grade": g or d.none, "count": counts[g], "percent": _f2(100 * counts[g] / len(ok))}) for g in order))
+    rate = ok["execution_rate"].astype(float)
+    low = ok[rate.notna() & (rate < LOW_EXECUTION)].sort_values("execution_rate", kind="stable")
+    limit = _f2(100 * LOW_EXECUTION).rstrip("0").rstrip(".")
+    if low.empty:
+        d.ptext("projects_low_none", limit=limit)
+        return
+    d.ptext("projects_low_intro", limit=limit, count=len(low))
+    for n, r in enumerate(low.itertuples(), 1):
+        d.ptext("projects_low_line", n=n, unit=r.unit_name, project=r.project_name,
+                rate=_f2(100 * float(r.execution_rate)), full=_opt(r.fund_full), spent=_opt(r.fund_spent))
+
+
+def _opt(x: Any) -> str:
+    return "—" if x is None or x != x else _f2(x)
 
 
 def _previous(d: _Doc, results: Results, previous: Results) -> None:

@@ -2,7 +2,7 @@
 
 ``build_summary_bytes(units, scheme)`` takes the units of a run (``toolkit.results.UnitResult``)
 and returns the workbook; ``write_summary`` writes it atomically. The sheets are described in
-summary_sheets.py; the ordering and statistics in summary_data.py. The output is deterministic:
+summary_sheets.py (项目汇总, only when the run has project workbooks, in summary_projects.py); the ordering and statistics in summary_data.py. The output is deterministic:
 fixed document dates, fixed zip timestamps, no paths beyond the relative links of the units.
 
 Memory stays flat in the number of units: ``units`` may be any random-access sequence whose
@@ -26,9 +26,10 @@ import xlsxwriter
 from toolkit.results import UnitResult
 from toolkit.rules.model import Scheme
 from toolkit.write import summary_officer as officer
+from toolkit.write import summary_projects as projects
 from toolkit.write import summary_sheets as sheets
 from toolkit.write.atomic import atomic_path
-from toolkit.write.summary_data import rank, scan, title_text
+from toolkit.write.summary_data import ProjectRecord, RankedUnit, rank, scan, title_text
 
 _CREATED = datetime(2000, 1, 1, tzinfo=timezone.utc)  # fixed: identical bytes on every run
 _WORKBOOK_OPTIONS: dict[str, Any] = {
@@ -83,8 +84,11 @@ def _build(units: Iterable[UnitResult], scheme: Scheme, target: str | IO[bytes],
             })
             fmt = sheets.Formats(wb)
             sheets.summary_sheet(wb.add_worksheet(sheets.SHEET_SUMMARY), fmt, units, rows, scheme, tally)
+            if tally.projects.records:
+                projects.projects_sheet(wb, wb.add_worksheet(projects.SHEET_PROJECTS), fmt, units, tally)
             sheets.detail_sheet(wb.add_worksheet(sheets.SHEET_DETAIL), fmt, units, rows, scheme)
-            sheets.problems_sheet(wb.add_worksheet(sheets.SHEET_PROBLEMS), fmt, units, rows)
+            with_projects: list[RankedUnit | ProjectRecord] = [*rows, *projects.project_order(tally.projects.records)]
+            sheets.problems_sheet(wb.add_worksheet(sheets.SHEET_PROBLEMS), fmt, units, with_projects)
             sheets.stats_sheet(wb, wb.add_worksheet(sheets.SHEET_STATS), fmt, scheme, tally)
             if missing is not None:
                 officer.missing_sheet(wb.add_worksheet(officer.SHEET_MISSING), fmt, missing)

@@ -65,6 +65,58 @@ def score_key(total: Any) -> Decimal | None:
         return None
 
 
+def is_project(u: UnitResult) -> bool:
+    """A 项目支出绩效自评表 (``extra["form"] == "project"``); anything else is a department workbook."""
+    return u.extra.get("form") == "project"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """A light record of one project workbook: enough to order 项目汇总 and to tally its unit's row."""
+
+    index: int  # position in results["units"]
+    status: Any
+    total: Decimal | None
+    unit_code: Any
+    unit_name: Any
+    fiscal_year: Any
+    file: Any
+    has_problems: bool = False
+
+
+@dataclass
+class ProjectIndex:
+    """The project workbooks of a run, found again by their unit (``of_unit``)."""
+
+    records: list[ProjectRecord] = field(default_factory=list)
+    _by_code: dict[tuple[Any, str], list[ProjectRecord]] = field(default_factory=dict)
+    _by_name: dict[tuple[Any, str], list[ProjectRecord]] = field(default_factory=dict)
+
+    def add(self, rec: ProjectRecord) -> None:
+        self.records.append(rec)
+        if rec.unit_code:
+            self._by_code.setdefault((rec.fiscal_year, str(rec.unit_code)), []).append(rec)
+        if rec.unit_name:
+            self._by_name.setdefault((rec.fiscal_year, str(rec.unit_name)), []).append(rec)
+
+    def of_unit(self, fiscal_year: Any, unit_code: Any, unit_name: Any) -> list[ProjectRecord]:
+        """The unit's project workbooks: same year, and the same unit_code when both have one, else
+        the same unit_name."""
+        out: list[ProjectRecord] = []
+        if unit_code:
+            out += self._by_code.get((fiscal_year, str(unit_code)), [])
+        if unit_name:
+            out += [r for r in self._by_name.get((fiscal_year, str(unit_name)), [])
+                    if not (unit_code and r.unit_code)]
+        return sorted(out, key=lambda r: r.index)
+
+    @staticmethod
+    def count_and_mean(records: Sequence[ProjectRecord]) -> tuple[int, Decimal | None]:
+        """项目数 (all the unit's project workbooks) and 项目平均分 (mean of the ok ones' totals, 2 decimals)."""
+        scores = [r.total for r in records if r.status == "ok" and r.total is not None]
+        return len(records), (round2(sum(scores, Decimal(0)) / len(scores)) if scores else None)
+
+
 def _record(index: int, u: UnitResult) -> RankedUnit:
     return RankedUnit(index, u.status, score_key(u.total), u.unit_code, u.unit_name, u.file, bool(u.problems))
 
@@ -135,22 +187,31 @@ class Counts:
 class Tally:
     """Everything the sheets need beyond the records, taken in the same single pass over the units."""
 
-    counts: Counts
+    counts: Counts  # department workbooks only
     years: set[int] = field(default_factory=set)  # at most two: only "exactly one year" matters
     n_ok: int = 0  # valid units (with or without a total)
     totals: list[Decimal] = field(default_factory=list)  # totals of valid units, in input order
     grades: dict[str, int] = field(default_factory=dict)  # valid units per grade of the scheme
     level_sums: dict[str, Decimal] = field(default_factory=dict)  # level name → sum over valid units
     level_ns: dict[str, int] = field(default_factory=dict)  # level name → valid units with a score
+    projects: ProjectIndex = field(default_factory=ProjectIndex)  # project workbooks (never ranked)
 
 
 def scan(units: Sequence[UnitResult], scheme: Scheme) -> tuple[list[RankedUnit], Tally]:
-    """One pass over ``units``, each fetched once and dropped: a light record per unit, the tally."""
+    """One pass over ``units``, each fetched once and dropped: a light record per department unit, the
+    tally of the department units, and the project workbooks apart (``tally.projects``)."""
     records: list[RankedUnit] = []
     by_status = {s: 0 for s in STATUS_LABELS}
-    tally = Tally(Counts(len(units), by_status), grades={g.name: 0 for g in scheme.grades})
+    projects = ProjectIndex()
+    tally = Tally(Counts(0, by_status), grades={g.name: 0 for g in scheme.grades}, projects=projects)
     for i in range(len(units)):
         u = units[i]
+        if is_project(u):
+            projects.add(ProjectRecord(i, u.status, score_key(u.total), u.unit_code, u.unit_name, u.fiscal_year,
+                                       u.file, bool(u.problems)))
+            if len(tally.years) < 2 and is_number(y := u.fiscal_year):
+                tally.years.add(int(y))
+            continue
         rec = _record(i, u)
         records.append(rec)
         s = rec.status or ""
@@ -173,6 +234,7 @@ def scan(units: Sequence[UnitResult], scheme: Scheme) -> tuple[list[RankedUnit],
             if v is not None:
                 tally.level_sums[lv.name] = tally.level_sums.get(lv.name, Decimal(0)) + v
                 tally.level_ns[lv.name] = tally.level_ns.get(lv.name, 0) + 1
+    tally.counts = Counts(len(units) - len(projects.records), by_status)
     return records, tally
 
 
@@ -189,4 +251,10 @@ def count_note(counts: Counts) -> str:
             f"无法读取 {s.get('unreadable', 0)} 份")
     other = counts.total - sum(s.get(k, 0) for k in STATUS_LABELS)
     return text + (f"，其他 {other} 份" if other else "")
+
+
+def project_note(tally: Tally) -> str:
+    """The 汇总 sheet's note on the project workbooks ("" when there are none)."""
+    n = len(tally.projects.records)
+    return f"；另有项目支出绩效自评表 {n} 份（见“项目汇总”）" if n else ""
 

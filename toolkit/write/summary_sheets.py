@@ -26,12 +26,14 @@ from toolkit.rules.model import Node, Scheme
 from toolkit.text.numbers import exact, round2
 from toolkit.write.summary_data import (
     STATUS_LABELS,
+    ProjectRecord,
     RankedUnit,
     Tally,
     band_labels,
     count_note,
     in_band,
     is_number,
+    project_note,
     severity_label,
     status_label,
     title_text,
@@ -65,7 +67,6 @@ def _escape_link(path: str) -> str:
                  ("[", "%5b"), ("]", "%5d"), ("^", "%5e"), ("`", "%60"), ("{", "%7b"), ("}", "%7d")):
         path = path.replace(a, b)
     return path
-
 
 
 # --------------------------------------------------------------------------- formats
@@ -197,27 +198,28 @@ def _fit_height(ws: Worksheet, r: int, cells: Iterable[tuple[Any, float]], min_l
         ws.set_row(r, _LINE_HEIGHT * min(n, max_lines))
 
 
-
 # --------------------------------------------------------------------------- 汇总
 def summary_sheet(ws: Worksheet, fmt: Formats, units: Sequence[UnitResult],
                    rows: Sequence[RankedUnit], scheme: Scheme, tally: Tally) -> None:
-    levels = scheme.levels
+    levels, projects = scheme.levels, tally.projects
+    extra = ["项目数", "项目平均分"] if projects.records else []  # only when the run has project workbooks
     headers = (["序号", "单位", "编码", "年度", "状态", "总分", "等级", "排名"]
-               + [f"{lv.name}（{exact(lv.points)}分）" for lv in levels]
+               + [f"{lv.name}（{exact(lv.points)}分）" for lv in levels] + extra
                + ["错误数", "提示数", "报告", "文件"])
     last = len(headers) - 1
     c_lv = 8
-    c_err = c_lv + len(levels)
+    c_pj = c_lv + len(levels)
+    c_err = c_pj + len(extra)
     c_link, c_file = c_err + 2, c_err + 3
 
     widths: list[float] = [5, _fit((ru.unit_name for ru in rows), "单位", 16, 36), 9, 7, 9, 8, 6, 6]
-    widths += [max(9, min(18, _width(h) + 1)) for h in headers[c_lv:c_err]]
+    widths += [max(9, min(18, _width(h) + 1)) for h in headers[c_lv:c_pj]] + [7, 8][:len(extra)]
     widths += [7, 7, 11, _fit((ru.file for ru in rows), "文件", 16, 40)]
     _set_widths(ws, widths)
 
     _title(ws, 0, last, title_text(tally.years), fmt.title)
     ws.set_row(1, 20)
-    _merge(ws, 1, 0, last, f"{count_note(tally.counts)}。评分方案：{scheme.title}", fmt.note)
+    _merge(ws, 1, 0, last, f"{count_note(tally.counts)}{project_note(tally)}。评分方案：{scheme.title}", fmt.note)
     hr = 2
     _fit_height(ws, hr, zip(headers, widths, strict=True), min_lines=2)
     _header_row(ws, hr, headers, fmt.header)
@@ -238,6 +240,10 @@ def summary_sheet(ws: Worksheet, fmt: Formats, units: Sequence[UnitResult],
         lv_scores = u.levels or {}
         for j, lv in enumerate(levels):
             _number(ws, r, c_lv + j, lv_scores.get(lv.name), fmt.score, fmt.center)
+        if extra:
+            n_pj, mean = projects.count_and_mean(projects.of_unit(u.fiscal_year, u.unit_code, u.unit_name))
+            ws.write_number(r, c_pj, n_pj, fmt.int)
+            _number(ws, r, c_pj + 1, mean, fmt.score, fmt.center)
         ws.write_number(r, c_err, len(u.errors), fmt.int)
         ws.write_number(r, c_err + 1, len(u.warnings), fmt.int)
         if status == "ok" and u.report:
@@ -321,7 +327,7 @@ def detail_sheet(ws: Worksheet, fmt: Formats, units: Sequence[UnitResult],
 
 # --------------------------------------------------------------------------- 问题清单
 def problems_sheet(ws: Worksheet, fmt: Formats, units: Sequence[UnitResult],
-                    rows: Sequence[RankedUnit]) -> None:
+                    rows: Sequence[RankedUnit | ProjectRecord]) -> None:
     headers = ["序号", "单位", "文件", "严重程度", "工作表", "单元格", "涉及单元格", "问题代码", "说明"]
     last = len(headers) - 1
     _title(ws, 0, last, "问题清单", fmt.title)
