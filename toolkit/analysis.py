@@ -6,6 +6,7 @@
     analysis.units(res)                       # one row per workbook, a column per 一级指标
     analysis.ranking(res, Results.load(Path("上年输出/results.json")))   # + previous_total, change, rank_change
     analysis.weakest_level2(res)              # lowest mean share of points across ok units
+    analysis.projects(res)                    # one row per 项目支出绩效自评表 (spec 06)
 
 The functions live in ``toolkit.write.analysis_data`` (the report writer uses them too); this module is
 their public name.
@@ -23,6 +24,7 @@ from toolkit.write.analysis_data import (
     level_averages,
     problem_themes,
     problems,
+    projects,
     ranking,
     units,
     weakest_level2,
@@ -30,4 +32,4 @@ from toolkit.write.analysis_data import (
 )
 
 __all__ = ["cents", "units", "indicators", "problems", "grade_distribution", "level_averages", "level2",
-           "weakest_level2", "below_full", "ranking", "year_over_year", "grade_moves", "problem_themes"]
+           "weakest_level2", "below_full", "ranking", "year_over_year", "grade_moves", "problem_themes", "projects"]

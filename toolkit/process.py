@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,21 @@ def new_unit(rel: str, status: Status, values: Mapping[str, Any] | None,
                       fiscal_year=year if isinstance(year, int) else None, contact_name=text("contact_name"),
                       contact_email=text("contact_email"), problems=tuple(problems),
                       extra={"scheme": scheme, **({"form": form} if form else {}),
-                             **({k: text(k) for k in PROJECT_KEYS} if form == "project" else {})})
+                             **(_project_identity(values) if form == "project" and values is not None else {})})
+
+
+def _project_identity(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A project unit's own keys (all present, null when unknown: the schema requires them)."""
+    def text(k: str) -> str | None:
+        v = values.get(k)
+        return None if v is None or str(v).strip() == "" else str(v).strip()
+
+    def money(k: str) -> float | None:
+        v = values.get(k)
+        return float(v) if isinstance(v, Decimal) else None
+
+    return {**{k: text(k) for k in PROJECT_KEYS}, "execution_rate": None,
+            "fund_full": money("fund_total_full"), "fund_spent": money("fund_total_spent")}
 
 
 def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
