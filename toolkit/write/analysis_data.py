@@ -222,7 +222,7 @@ def projects(results: Results) -> pd.DataFrame:
     """One row per project workbook, in results.json order: unit_name, unit_code, project_name, status, total, grade, execution_rate (fraction), fund_full, fund_spent."""
     cols = ["unit_name", "unit_code", "project_name", "status", "total", "grade", "execution_rate", "fund_full",
             "fund_spent"]
-    rows = [{"unit_name": u.label, "unit_code": u.unit_code, "status": u.status,
+    rows = [{"unit_name": u.unit_name or u.file, "unit_code": u.unit_code, "status": u.status,
              "project_name": u.extra.get("project_name") or u.file, "total": u.total, "grade": u.grade,
              **{k: u.extra.get(k) for k in ("execution_rate", "fund_full", "fund_spent")}}
             for u in results.units if _is_project(u)]
