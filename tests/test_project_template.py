@@ -267,3 +267,24 @@ def test_a_returned_workbook_with_more_rows_moves_the_footer_down():  # type: ig
     c = _cell(wb, "conclusion")
     assert c.coordinate == "C32" and c.fill.fgColor.rgb == "FFFFC7CE" and c.comment.text == "请填写"
     assert _cell(wb, "report_date").coordinate == "I36"
+
+
+@pytest.mark.parametrize("scheme, split", [("mof-project-2020", "产出指标 50 分，效益指标 30 分，满意度指标 10 分"),
+                                           ("sichuan-project-2022", "合计须为 90 分")])
+def test_help_sheet_states_the_scoring_rules_and_the_star_legend(scheme, split):  # type: ignore[no-untyped-def]
+    ws = _blank(scheme)[F.SHEET_HELP]
+    text = "\n".join(str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None)
+    for words in ("得分 = 执行率 × 10 分", "执行率超过 100% 的按 100% 计（封顶）", split,
+                  "≥ 类完成值达到指标值得满分，未达到按 完成值÷指标值 计分", "优（90分及以上）",
+                  "必填项：标签前标 * 的项目必须填写", "模板标识：jixiao-project-selfeval"):
+        assert words in text, words
+
+
+def test_problem_list_links_to_the_project_sheet(tmp_path):  # type: ignore[no-untyped-def]
+    p = build_project(tmp_path / "项目.xlsx", fund_fiscal_full=100.01)
+    c = check_file(p, p.name)
+    out = tmp_path / "退回.xlsx"
+    write_returned(c.scheme, c.raw, c.problems, out)
+    ws = _open(out.read_bytes())["问题清单"]
+    assert (ws["C4"].value, ws["D4"].value) == (SHEET, "E8")
+    assert ws["D4"].hyperlink.location == "'项目自评表'!E8"
