@@ -217,7 +217,10 @@ def schemes_cmd() -> None:
 @main.command("template")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="输出文件夹。")
-@click.option("--scheme", "scheme_name", default=None, help="评分方案编号或 .yaml 文件（默认 jianghua-2023）。")
+@click.option("--form", "form_name", type=click.Choice(["dept", "project"]), default=None,
+              help="表样：dept 部门整体支出绩效自评填报表（默认），project 项目支出绩效自评表。")
+@click.option("--scheme", "scheme_name", default=None,
+              help="评分方案编号或 .yaml 文件（默认 jianghua-2023；--form project 时默认 mof-project-2020）。")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None, help="评价年度，预填到填报表中。")
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="单位名册 .xlsx（列：单位名称、单位编码、所属地区、联系人、联系邮箱），每个单位生成一份预填的填报表。")
@@ -226,8 +229,9 @@ def schemes_cmd() -> None:
 @click.option("--method", default=None, help="报送方式（如“电子邮件发送至 jxg@example.com”），写入填表说明。")
 @click.option("--contact", default=None, help="联系人及电话（如“绩效股 张三 0746-1234567”），写入填表说明。")
 @click.pass_context
-def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, year: int | None,
-                 roster: Path | None, deadline: datetime | None, method: str | None, contact: str | None) -> None:
+def template_cmd(ctx: click.Context, out_dir: Path, form_name: str | None, scheme_name: str | None,
+                 year: int | None, roster: Path | None, deadline: datetime | None, method: str | None,
+                 contact: str | None) -> None:
     """生成标准填报表（空白，或按名册每个单位一份）。
 
     \b
@@ -235,12 +239,19 @@ def template_cmd(ctx: click.Context, out_dir: Path, scheme_name: str | None, yea
       jixiao template -o 下发/ --year 2023
       jixiao template -o 下发/ --roster 单位名册.xlsx --year 2023
       jixiao template -o 下发/ --deadline 2024-04-30 --contact "绩效股 张三 0746-1234567"
+      jixiao template --form project -o 下发/ --roster 单位名册.xlsx --year 2023
     """
+    from toolkit import fields  # lazy (toolkit/__init__.py)
     from toolkit.forms import template  # lazy (toolkit/__init__.py)
     from toolkit.read.roster import RosterError, read_roster  # lazy (toolkit/__init__.py)
-    from toolkit.rules.loader import DEFAULT_SCHEME  # lazy (toolkit/__init__.py)
 
-    scheme = _scheme_or_usage(scheme_name) or load_scheme(DEFAULT_SCHEME)
+    scheme = _scheme_or_usage(scheme_name)
+    form = fields.form(form_name or (scheme.form if scheme is not None else fields.DEPT.name))
+    if scheme is None:
+        scheme = load_scheme(form.default_scheme)
+    elif scheme.form != form.name:
+        raise click.UsageError(f"评分方案 {scheme.id} 用于{fields.form(scheme.form).title}表，不能生成"
+                               f"{form.title}表（--form {form.name}）；请换用 --form {scheme.form} 或另选评分方案。")
     try:
         units = read_roster(roster) if roster is not None else None
     except RosterError as e:

@@ -47,7 +47,7 @@ def problems_sheet(w: Writer) -> None:
     w.heading(ws, 5, "退回修改问题清单", hint)
     for c, h in enumerate(("序号", "严重程度", "工作表", "单元格", "说明")):
         ws.write_string(2, c, h, w.fmt("head"))
-    sheets = set(F.SHEETS) | {t.sheet for t in w.scheme.tables}
+    sheets = set(F.form(w.scheme.form).sheets) | {t.sheet for t in w.scheme.tables}
     for i, p in enumerate(w.problems, start=1):
         r = 2 + i
         ws.write_number(r, 0, i, w.fmt("cell_c"))
@@ -118,30 +118,16 @@ def help_sheet(w: Writer) -> None:
         ws.merge_range(r, 0, r, 4, text, w.fmt("para"))
         ws.set_row(r, height(text, total_w))
         r += 1
-    r += 1
-    for key, label in NOTICE_LINES:
-        ws.merge_range(r, 0, r, 1, label, w.fmt("para"))
-        ws.merge_range(r, 2, r, 4, str(w.values.get(key) or ""), w.fmt("officer"))
-        ws.set_row(r, 22)
-        r += 1
-    r += 1
+    r = notice_block(w, ws, r + 1) + 1
     ws.write_string(r, 0, "二、颜色说明", w.fmt("section"))
-    r += 1
-    for style, text in (("legend_in", "填写项：请在此类单元格中填写"),
-                        ("legend_label", "项目名称、说明：已锁定，不需填写"),
-                        ("legend_calc", "自动计算：仅供核对，不作为评分依据"),
-                        ("legend_mark", "退回修改时标出的有问题的单元格：鼠标移到单元格上可查看说明")):
-        ws.write_blank(r, 0, None, w.fmt(style))
-        ws.merge_range(r, 1, r, 4, text, w.fmt("para"))
-        r += 1
-    r += 1
+    r = legend_block(w, ws, r + 1) + 1
     ws.merge_range(r, 0, r, 4, f"三、评分标准（满分{exact(w.scheme.total)}分）", w.fmt("section"))
     r += 1
     for c, h in enumerate(("一级指标", "二级指标", "三级指标", "分值", "评分规则")):
         ws.write_string(r, c, h, w.fmt("head"))
     r += 1
     r = scoring_table(w, ws, r)
-    grades = "、".join(_grade_words(w))
+    grades = "、".join(grade_words(w))
     ws.merge_range(r, 0, r, 4, f"评价等级：{grades}。", w.fmt("para"))
     ws.set_row(r, height(grades, total_w))
     r += 2
@@ -149,7 +135,29 @@ def help_sheet(w: Writer) -> None:
                                f"评分方案：{w.scheme.id}", w.fmt("grey"))
 
 
-def _grade_words(w: Writer) -> list[str]:
+def notice_block(w: Writer, ws: Worksheet, r: int) -> int:
+    """The officer's lines (报送截止时间 …) from row ``r`` over columns A–E; returns the next row."""
+    for key, label in NOTICE_LINES:
+        ws.merge_range(r, 0, r, 1, label, w.fmt("para"))
+        ws.merge_range(r, 2, r, 4, str(w.values.get(key) or ""), w.fmt("officer"))
+        ws.set_row(r, 22)
+        r += 1
+    return r
+
+
+def legend_block(w: Writer, ws: Worksheet, r: int, calc: str = "自动计算：仅供核对，不作为评分依据") -> int:
+    """The colour legend from row ``r`` over columns A–E; returns the next row."""
+    for style, text in (("legend_in", "填写项：请在此类单元格中填写"),
+                        ("legend_label", "项目名称、说明：已锁定，不需填写"),
+                        ("legend_calc", calc),
+                        ("legend_mark", "退回修改时标出的有问题的单元格：鼠标移到单元格上可查看说明")):
+        ws.write_blank(r, 0, None, w.fmt(style))
+        ws.merge_range(r, 1, r, 4, text, w.fmt("para"))
+        r += 1
+    return r
+
+
+def grade_words(w: Writer) -> list[str]:
     gs = list(w.scheme.grades)
     out = []
     for i, g in enumerate(gs):

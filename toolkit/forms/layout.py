@@ -15,6 +15,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from toolkit import fields as F
 from toolkit.fields import Field
+from toolkit.forms import project_layout
 from toolkit.forms.describe import CIRCLED, describe_rule
 from toolkit.rules import inputs
 from toolkit.rules.model import Node, Scheme
@@ -88,7 +89,15 @@ def layout_of(scheme: Scheme) -> Layout:
 _LAYOUTS: dict[int, tuple[Scheme, Layout]] = {}
 
 
+def project_form_layout(extra: int = 0) -> Layout:
+    """The project form's layout (``toolkit.forms.project_layout``); ``extra`` table rows beyond its 12."""
+    slots, tables = project_layout.places(extra)
+    return Layout({F.SHEET_PROJECT: ()}, slots, tables, {F.PROJECT_INDICATORS.name: F.PROJECT_INDICATORS})
+
+
 def make_layout(scheme: Scheme) -> Layout:
+    if scheme.form == F.PROJECT.name:
+        return project_form_layout()
     rows: dict[str, list[Item]] = {}
     eff = inputs.field_map(scheme)  # the scheme's view of each field (required flags)
     # 基本信息

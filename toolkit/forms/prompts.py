@@ -124,11 +124,11 @@ def validation(kind: str, label: str, hint: str, *, choices: Sequence[str] = (),
 
 def column_validation(scheme: Scheme, col: Column) -> dict[str, Any] | None:
     """Data validation of a table column (the scheme gives the 一级指标 choices)."""
+    groups = F.level1_choices(scheme.indicator_groups)  # every MOF 一级 when one table takes all rows
     if col.key == "level1":
-        return validation("choice", col.header, "本方案的一级指标：" + "、".join(scheme.indicator_groups),
-                          choices=tuple(scheme.indicator_groups))
+        return validation("choice", col.header, "本方案的一级指标：" + "、".join(groups), choices=groups)
     if col.key == "level2":
-        names = [n for g in scheme.indicator_groups for n in F.LEVEL2_BY_LEVEL1.get(g, ())]
+        names = [n for g in groups for n in F.LEVEL2_BY_LEVEL1.get(g, ())]
         return validation("choice", col.header, "从下拉列表选择", choices=names) if names else None
     if col.key == "points":
         return validation("score", col.header, "本行指标的分值", low=None)

@@ -12,7 +12,8 @@ workbooks (the unit's own values, problem cells marked pink with a comment, and 
 - the very hidden sheet ``_meta`` holds keys in column A and values in column B from row 1
   (template_id, template_version, scheme_id, and unit_code for prefilled copies).
 
-Where each field and table lands is ``toolkit.forms.layout`` (``cell_address``); the sheets are written by
+The project form (``scheme.form == "project"``, spec 06) is written by ``toolkit.forms.project_writer``
+through the same entry points. Where each field and table lands is ``toolkit.forms.layout`` (``cell_address``); the sheets are written by
 ``toolkit.forms.writer``. This module is the public entry point: bytes, files, roster copies.
 
 Same input → byte-identical file (fixed document dates; XlsxWriter gives zip entries a fixed
@@ -29,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import fields as F
+from toolkit.forms.project_writer import ProjectWriter
 from toolkit.forms.writer import Writer
 from toolkit.problems import Problem
-from toolkit.rules.loader import DEFAULT_SCHEME
 from toolkit.rules.model import Scheme
 from toolkit.text.names import safe_file_stem
 from toolkit.write import atomic
@@ -51,7 +52,8 @@ def build_workbook_bytes(scheme: Scheme, *, year: int | None = None, values: Map
     (``"spend_basic"``, ``"perf_indicators:3:actual"``, ``"perf_indicators:3"`` or ``"收支情况!C7"``);
     each marked cell is filled pink and gets a comment. ``problems``: listed on a first sheet 问题清单.
     """
-    return Writer(scheme, year=year, values=values or {}, tables=tables or {}, meta=meta or {},
+    cls = ProjectWriter if scheme.form == F.PROJECT.name else Writer
+    return cls(scheme, year=year, values=values or {}, tables=tables or {}, meta=meta or {},
                    marks=marks or {}, problems=tuple(problems)).build()
 
 
@@ -67,10 +69,12 @@ def write_workbook(scheme: Scheme, path: Path | str, *, year: int | None = None,
 
 
 def template_file_name(scheme: Scheme) -> str:
-    """部门整体支出绩效自评填报表.xlsx, with the scheme id appended for other schemes."""
-    if scheme.id == DEFAULT_SCHEME:
-        return F.TEMPLATE_FILE_NAME
-    stem = Path(F.TEMPLATE_FILE_NAME).stem
+    """The form's file name (部门整体支出绩效自评填报表.xlsx, 项目支出绩效自评表.xlsx), with the scheme id
+    appended for a scheme other than the form's default."""
+    form = F.form(scheme.form)
+    if scheme.id == form.default_scheme:
+        return form.file_name
+    stem = Path(form.file_name).stem
     return safe_file_name(f"{stem}_{scheme.id}") + ".xlsx"
 
 

@@ -41,6 +41,8 @@ CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)  # fixed: output must not de
 class Writer:
     """Writes one workbook; ``build()`` returns its bytes."""
 
+    template_id = F.TEMPLATE_ID  # what _meta says (toolkit.forms.project_writer writes the other form)
+
     def __init__(self, scheme: Scheme, *, year: int | None, values: Mapping[str, Any],
                  tables: Mapping[str, Sequence[Mapping[str, Any]]], meta: Mapping[str, Any],
                  marks: Mapping[str, Sequence[str]], problems: Sequence[Problem]):
@@ -60,6 +62,10 @@ class Writer:
             "default_format_properties": {"font_name": FONT, "font_size": 11},
         })
         self._formats: dict[tuple[str, bool], Format] = {}
+        self.resolve_marks(marks)
+
+    def resolve_marks(self, marks: Mapping[str, Sequence[str]]) -> None:
+        """Logical locations → the cells of ``self.lay`` to mark (and the table rows they need)."""
         self.marks: dict[tuple[str, int, int], list[str]] = {}
         self.mark_rows: dict[str, int] = {}  # table name → highest marked row index
         for loc, msgs in (marks or {}).items():
@@ -366,7 +372,7 @@ class Writer:
     # -- _meta
     def meta_sheet(self) -> None:
         ws = self.wb.add_worksheet(F.SHEET_META)
-        entries: dict[str, Any] = {"template_id": F.TEMPLATE_ID, "template_version": F.TEMPLATE_VERSION,
+        entries: dict[str, Any] = {"template_id": self.template_id, "template_version": F.TEMPLATE_VERSION,
                                    "scheme_id": self.scheme.id}
         if self.year is not None:  # the year the templates were handed out for (year_mismatch)
             entries["fiscal_year"] = self.year
