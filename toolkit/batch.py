@@ -97,11 +97,24 @@ class RunResult:
         return all(u.ok for u in self.units)
 
     def tally(self) -> str:
+        """One line: counts and the mean score; with project workbooks, both forms' counts and means."""
         c = self.counts
-        totals = [Decimal(str(u.total)) for u in self.units if u.ok and u.total is not None]
-        mean = fixed(sum(totals, Decimal(0)) / len(totals)) if totals else "—"
-        return (f"处理 {len(self.units)} 份：合格 {c['ok']} 份，退回 {c['invalid']} 份，"
-                f"无法读取 {c['unreadable']} 份；平均分 {mean}")
+        totals: dict[bool, list[Decimal]] = {False: [], True: []}
+        projects = 0
+        for u in self.units:
+            is_project = u.extra.get("form") == "project"
+            projects += is_project
+            if u.ok and u.total is not None:
+                totals[is_project].append(Decimal(str(u.total)))
+
+        def mean(xs: list[Decimal]) -> str:
+            return fixed(sum(xs, Decimal(0)) / len(xs)) if xs else "—"
+
+        counts = f"合格 {c['ok']} 份，退回 {c['invalid']} 份，无法读取 {c['unreadable']} 份"
+        if not projects:
+            return f"处理 {len(self.units)} 份：{counts}；平均分 {mean(totals[False])}"
+        return (f"处理 {len(self.units)} 份（项目支出绩效自评表 {projects} 份）：{counts}；"
+                f"部门整体平均分 {mean(totals[False])}，项目平均分 {mean(totals[True])}")
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"scheme": self.scheme_id, "units": [u.to_json() for u in self.units]}
