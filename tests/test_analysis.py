@@ -273,7 +273,8 @@ def test_a_mixed_inbox_keeps_other_schemes_out_of_the_level_averages(tmp_path: P
     samples = Path(__file__).resolve().parent.parent / "samples"  # all of them, as the README's first command runs
     CliRunner().invoke(main, ["run", str(samples), "-o", str(tmp_path / "out"), "--jobs", "2"])
     units = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["units"]
-    assert len({u["scheme"] for u in units if u["status"] == "ok"}) == 3
+    assert len({u["scheme"] for u in units if u["status"] == "ok" and u.get("form") == "dept"}) == 3
+    assert {u["scheme"] for u in units if u.get("form") == "project"} == {"mof-project-2020", "sichuan-project-2022"}
     ws = openpyxl.load_workbook(tmp_path / "out" / "汇总表.xlsx")["统计"]
     stats = {row[0]: row[1:] for row in ws.iter_rows(values_only=True) if row and row[0] is not None}
     ours = [u for u in units if u["status"] == "ok" and u["scheme"] == "jianghua-2023"]
