@@ -149,7 +149,7 @@ CATALOGUE: dict[str, Entry] = {
                              "收支不平衡：年初结转结余 + 本年收到财政资金 + 本年其他收入 − 本年基本支出 − 本年项目支出 = "
                              "{left}万元，而年末基本支出结余 + 年末项目支出结余 = {right}万元，相差 {diff}万元",
                              "请核对 {cells} 的金额"),
-    "check_failed": Entry("error", "校验“{check}”未通过：{message}", "请核对 {labels}（{cells}）"),
+    "check_failed": Entry("error", "校验不通过：{message}", "请核对 {labels}（{cells}）"),
     "check_warning": Entry("warning", "请注意：{message}", "请核对 {labels}（{cells}）"),
     "low_execution_unexplained": Entry("warning", "预算执行率为 {rate}，低于 90%，但未说明原因",
                                        "请在绩效指标的“偏差原因分析及改进措施”或“存在的问题”中说明执行率偏低的原因"),

@@ -127,8 +127,9 @@ class Checker:
         else:
             labels = "、".join(self.fields[k].label if k in self.fields
                                else aggregate_label(self.scheme.tables, k) or k for k in keys)
+            # a scheme's own message stands alone (it is written for the clerk); else the formula, named
             message = (render_message(check.message, sums) if check.message
-                       else f"{check.expr.source}（左边 {sums['left']}，右边 {sums['right']}）")
+                       else f"“{check.id}” {check.expr.source}（左边 {sums['left']}，右边 {sums['right']}）")
             code = "check_warning" if check.severity == "warning" else "check_failed"
             self.add(code, cells=cells, field=keys[0], check=check.id, message=message, labels=labels)
 
