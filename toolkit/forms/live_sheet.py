@@ -21,7 +21,7 @@ from toolkit import fields as F
 from toolkit.forms.computed import identity_cell
 from toolkit.forms.layout import Layout
 from toolkit.rules import inputs
-from toolkit.rules.excel import NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
+from toolkit.rules.excel import LIVE_GRADE, LIVE_TOTAL, NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Scheme
 from toolkit.rules.types.registry import TYPES
 from toolkit.rules.types.table import excel_row, group_options
@@ -30,8 +30,8 @@ from toolkit.text.numbers import exact
 SHEET = "自评得分"
 WIDTHS = (14, 16, 30, 8, 12, 40)
 LIVE_HEADER = "得分（自动计算）"
-TOTAL_NAME = "live_total"
-GRADE_NAME = "live_grade"
+TOTAL_NAME = LIVE_TOTAL
+GRADE_NAME = LIVE_GRADE
 FIRST = 3  # first content row (0-based): title, hint, headings above
 GREEN = {"bg_color": "#C6EFCE", "font_color": "#006100"}
 RED = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}

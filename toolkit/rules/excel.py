@@ -26,6 +26,8 @@ from toolkit.fields import Field
 from toolkit.rules.expr import IF, Expr, display
 
 NA_TEXT = "提交后由财政局计算"
+LIVE_TOTAL = "live_total"  # the defined name of the live 总分 cell (自评得分)
+LIVE_GRADE = "live_grade"
 EXCEL_2010 = frozenset({
     "IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "SUM", "SUMIF", "SUMIFS", "SUMPRODUCT",
     "COUNT", "COUNTA", "COUNTIF", "COUNTIFS", "N", "ISNUMBER", "ISBLANK", "IFERROR", "INDEX", "MATCH",
@@ -182,8 +184,8 @@ class TableCells:
 
     def ref(self, col: int, i: int | None = None) -> str:
         c = xl_col_to_name(col)
-        if i is not None:
-            return f"${c}${self.first_row + i + 1}"
+        if i is not None:  # one row's cell: relative, as a row formula is written
+            return f"{c}{self.first_row + i + 1}"
         return f"'{self.sheet}'!${c}${self.first_row + 1}:${c}${self.first_row + self.n_rows}"
 
     def cell(self, key: str, i: int) -> str | None:

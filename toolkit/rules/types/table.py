@@ -256,8 +256,9 @@ def _plain(ref: str) -> str:
 
 
 def _value(ref: str) -> str:
-    """The number in the cell; -1 (never a valid value) for text VALUE() cannot read."""
-    return f'IF(ISNUMBER({ref}),{ref},IFERROR(VALUE(TRIM({ref}&"")),-1))'
+    """The number in a non-blank cell (number or plain text): a number's text has Excel's 15 digits,
+    the digits the Python reader keeps of a float."""
+    return f'VALUE(TRIM({ref}&""))'
 
 
 def excel_row(t: TableCells, i: int, options: Mapping[str, RowOptions], qualitative: Mapping[str, tuple[str, ...]]) -> str:
@@ -269,14 +270,14 @@ def excel_row(t: TableCells, i: int, options: Mapping[str, RowOptions], qualitat
     c = {k: t.ref(col, i) for k, col in t.cols.items()}
     text = {k: f'TRIM({v}&"")' for k, v in c.items()}
     d = text["direction"]
-    w = f"IF(AND(ISNUMBER({c['points']}),{c['points']}>0),{c['points']},0)"
+    w = f"N({c['points']})"  # points ≤ 0 or blank score 0 (below); text points are NA_TEXT
     val = {k: _value(c[k]) for k in _TEXT_NUMBERS if k in c}
     # a non-blank cell that is not plain is NA_TEXT (``bad``), so here non-blank means readable
-    ok = {k: f"AND(LEN({text[k]})>0,{val[k]}>=0)" for k in val}
+    ok = {k: f"AND(LEN({text[k]})>0,IFERROR({val[k]},-1)>=0)" for k in val}
     directions = ",".join(f"{d}={quote(x)}" for x in ("≥", "≤", "=", "区间", "定性"))
     words = ",".join(f"{text['actual']}={quote(x)}" for ws in qualitative.values() for x in ws)
     pct_unit = f'OR({text["unit"]}="%",{text["unit"]}="％")' if "unit" in c else "1=0"
-    fractions = ",".join(f"AND(LEN({text[k]})>0,{val[k]}>0,{val[k]}<=1)" for k in val)
+    fractions = ",".join(f"AND(IFERROR({val[k]},0)>0,IFERROR({val[k]},0)<=1)" for k in val)
     bad = [f"AND(LEN({d})>0,NOT(OR({directions})))",
            f'AND({d}<>"定性",{pct_unit},OR({fractions}))',
            f'AND({d}="定性",LEN({text["actual"]})>0,NOT(OR({words})))']
@@ -294,7 +295,7 @@ def excel_row(t: TableCells, i: int, options: Mapping[str, RowOptions], qualitat
             cond = ",".join(f"{text['level1']}={quote(g)}" for g in groups)
             raw = f"IF(OR({cond}),{_row_raw(c, text, val, ok, w, o, qualitative)},{raw})"
     return (f'=IF(COUNTA({",".join(c.values())})=0,"",IF(OR({",".join(bad)}),{quote(NA_TEXT)},'
-            f"ROUND(MAX(0,MIN({w},{raw})),2)))")
+            f"IF({w}<=0,0,ROUND(MAX(0,MIN({w},{raw})),2))))")
 
 
 def _row_raw(c: Mapping[str, str], text: Mapping[str, str], val: Mapping[str, str], ok: Mapping[str, str],
