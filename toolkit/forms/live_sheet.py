@@ -20,6 +20,7 @@ from xlsxwriter.worksheet import Worksheet
 from toolkit import fields as F
 from toolkit.forms.computed import identity_cell
 from toolkit.forms.layout import Layout
+from toolkit.forms.styles import height
 from toolkit.rules import inputs
 from toolkit.rules.excel import LIVE_GRADE, LIVE_TOTAL, NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Scheme
@@ -28,7 +29,7 @@ from toolkit.rules.types.table import excel_row, group_options
 from toolkit.text.numbers import exact
 
 SHEET = "自评得分"
-WIDTHS = (14, 16, 30, 8, 12, 40)
+WIDTHS = (14, 16, 40, 8, 12, 36)
 LIVE_HEADER = "得分（自动计算）"
 TOTAL_NAME = LIVE_TOTAL
 GRADE_NAME = LIVE_GRADE
@@ -169,6 +170,7 @@ def _node(ws: Worksheet, fmt: Fmt, x: Excel, node: Node, r: int) -> tuple[str, i
         else:
             ws.write_blank(row, c, None, fmt(style))
     ws.write_number(row, 3, float(node.points), fmt("block_c" if not node.is_leaf else "label_c"))
+    ws.set_row(row, max(height(node.name, WIDTHS[col]), 18))
     cell = xl_rowcol_to_cell(row, 4)
     r += 1
     if node.is_leaf:

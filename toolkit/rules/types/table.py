@@ -317,7 +317,7 @@ def _row_raw(c: Mapping[str, str], text: Mapping[str, str], val: Mapping[str, st
     cut = "0"
     if o.over_above is not None:
         beyond = f"({a}/{t}-{dec(o.over_above)})"
-        cut = f"IF(AND({t}>0,{beyond}>0),{w}*{dec(o.over_share)}*{beyond}/{dec(OVER_STEP)},0)"
+        cut = f"IF({t}>0,IF({beyond}>0,{w}*{dec(o.over_share)}*{beyond}/{dec(OVER_STEP)},0),0)"  # IF, not AND: t may be 0
     ge = f"IF({a}>={t},{w}-{cut},IF({t}>0,{w}*{a}/{t},0))"
     le = f"IF({a}<={t},{w},IF({a}>0,{w}*{t}/{a},0))"
     eq = f"IF({a}={t},{w},IF({t}=0,0,{w}*MAX(0,1-ABS({a}-{t})/ABS({t}))))"
