@@ -28,7 +28,7 @@ from toolkit.rules.types.registry import TYPES
 from toolkit.rules.types.table import excel_row, group_options
 from toolkit.text.numbers import exact
 
-SHEET = "自评得分"
+SHEET = F.SHEET_LIVE
 WIDTHS = (14, 16, 40, 8, 12, 36)
 LIVE_HEADER = "得分（自动计算）"
 TOTAL_NAME = LIVE_TOTAL
@@ -107,6 +107,7 @@ def write_sheet(ws: Worksheet, fmt: Fmt, scheme: Scheme, cells: TableCells, defi
             "读取的填写内容（如数字写成了文字）或规则，提交后由财政局按评分方案计算。")
     ws.merge_range(1, 0, 1, 5, hint, fmt("hint"))
     ws.set_row(1, 42)
+    ws.repeat_rows(0, 2)
     for c, h in enumerate(("一级指标", "二级指标", "三级指标", "分值", "得分", "说明")):
         ws.write_string(2, c, h, fmt("head"))
     r = FIRST
