@@ -271,3 +271,17 @@ def test_live_total_mismatch_is_a_warning(cases: list[Case], tmp_path: Path) -> 
 def test_generated_rows_cover_every_direction() -> None:
     directions = Counter(c[0] for c in ROW_CASES[:-NA_CASES])
     assert {d: directions[d] >= 3 for d in ("≥", "≤", "=", "区间", "定性")} == dict.fromkeys(("≥", "≤", "=", "区间", "定性"), True)
+
+
+def test_rows_typed_below_the_table_turn_the_indicator_leaves_to_na(tmp_path: Path) -> None:
+    """A row typed under the template's 绩效指标 table has no live row score: the 产出/效益 leaves (and the
+    total) say 提交后由财政局计算 rather than a sum without it."""
+    wb = openpyxl.load_workbook(SAMPLES / "江华瑶族自治县政务服务中心.xlsx")
+    wb["绩效指标"]["C40"] = "表格下方另填的指标"
+    src = tmp_path / "below.xlsx"
+    wb.save(src)
+    recalculate([src], tmp_path / "out", tmp_path / "profile", jobs=1)
+    rows = {r[2] or r[1] or r[0]: r[4] for r in openpyxl.load_workbook(tmp_path / "out" / "below.xlsx", data_only=True)[
+        live_sheet.SHEET].iter_rows(min_row=4, values_only=True) if any(r[:3])}
+    assert (rows["产出指标"], rows["效益指标"], rows["总分"]) == (NA_TEXT, NA_TEXT, NA_TEXT)
+    assert rows["投入"] == 10 and rows["社会公众或服务对象满意度"] == 10

@@ -198,6 +198,13 @@ class TableCells:
     def live(self) -> str:
         return self.ref(self.live_col)
 
+    def beyond(self, rows: int) -> str:
+        """The table's columns on the ``rows`` rows below its data: a clerk who typed rows past the
+        template's table there has rows without a live score (the reader reads them)."""
+        lo, hi = min(self.cols.values()), max(self.cols.values())
+        top = self.first_row + self.n_rows + 1
+        return (f"'{self.sheet}'!${xl_col_to_name(lo)}${top}:${xl_col_to_name(hi)}${top + rows - 1}")
+
 
 def functions_in(formula: str) -> set[str]:
     """The function names a formula calls (for the Excel 2010 scan)."""

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import ALL_GROUPS, QUAL_TIERS, TABLE_OPTIONS, Table, form, perf_indicators_table
+from toolkit.fields import (
+    ALL_GROUPS,
+    MAX_TABLE_ROWS,
+    QUAL_TIERS,
+    TABLE_OPTIONS,
+    Table,
+    form,
+    perf_indicators_table,
+)
 from toolkit.model import RowScore, TableRow
 from toolkit.rules.excel import NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Rule, Scheme
@@ -222,6 +230,7 @@ class IndicatorTable(RuleType):
         if t is None:
             raise NotExpressible("绩效指标表没有逐行得分列")
         x.guard(f"COUNTIF({t.live},{quote(NA_TEXT)})>0")  # a row the reader may read differently
+        x.guard(f"COUNTA({t.beyond(MAX_TABLE_ROWS)})>0")  # rows typed below the table have no live score
         group = rule.params["group"]
         if group == ALL_GROUPS:
             return f"SUM({t.live})"
