@@ -16,6 +16,7 @@ import yaml
 from toolkit import fields as F
 from toolkit.forms import template as T
 from toolkit.rules import inputs
+from toolkit.rules.excel import LIVE_GRADE, LIVE_TOTAL
 from toolkit.rules.loader import DEFAULT_SCHEME, load_scheme
 from toolkit.rules.types.table import perf_table
 
@@ -76,7 +77,7 @@ def _read(path: Path, scheme_id: str) -> tuple[dict[str, Any], dict[str, list[di
     wb = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
     values = {}
     for name, d in wb.defined_names.items():
-        if name.startswith("_xlnm"):
+        if name.startswith("_xlnm") or name in (LIVE_TOTAL, LIVE_GRADE):  # live 自评得分 cells, not inputs
             continue
         (sheet, ref), = list(d.destinations)
         values[name] = wb[sheet][ref.replace("$", "")].value

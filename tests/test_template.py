@@ -22,12 +22,15 @@ from toolkit.forms.describe import describe_rule
 from toolkit.problems import problem
 from toolkit.read.roster import RosterError, read_roster
 from toolkit.rules import inputs
+from toolkit.rules.excel import LIVE_GRADE, LIVE_TOTAL
 from toolkit.rules.loader import builtin_ids, load_scheme
 from toolkit.rules.types.table import perf_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "workbook_templates"
 SCHEMES = builtin_ids("dept")
+
+LIVE_NAMES = (LIVE_TOTAL, LIVE_GRADE)  # the live 自评得分 cells (not inputs)
 
 
 def _open(data: bytes) -> openpyxl.Workbook:
@@ -61,7 +64,7 @@ def test_sheets_in_spec_order_and_meta_very_hidden(blank, scheme):  # type: igno
 
 def test_every_input_is_a_named_unlocked_yellow_cell_on_its_sheet(blank, scheme):  # type: ignore[no-untyped-def]
     fields = inputs.all_fields(scheme)
-    names = {n: d for n, d in blank.defined_names.items() if not n.startswith("_xlnm")}
+    names = {n: d for n, d in blank.defined_names.items() if not n.startswith("_xlnm") and n not in LIVE_NAMES}
     assert set(names) == {f.key for f in fields}
     assert not set(names) & {t.name for t in F.TABLES}, "a defined name repeats a table name"
     for f in fields:

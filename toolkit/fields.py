@@ -40,11 +40,13 @@ SHEET_MONEY = "收支情况"
 SHEET_SCORING = "评分表"
 SHEET_INDICATORS = "绩效指标"
 SHEET_ANALYSIS = "绩效分析"
+SHEET_LIVE = "自评得分"  # the live score (toolkit.forms.live_sheet): formulas only, never read as input
 SHEET_META = "_meta"
 SHEET_PROJECT = "项目自评表"  # the project form's one printable sheet (spec 06)
 
 # Sheet order in the workbook (the 问题清单 sheet of a returned workbook goes first).
-SHEETS = (SHEET_HELP, SHEET_BASIC, SHEET_MONEY, SHEET_SCORING, SHEET_INDICATORS, SHEET_ANALYSIS, SHEET_META)
+SHEETS = (SHEET_HELP, SHEET_BASIC, SHEET_MONEY, SHEET_SCORING, SHEET_INDICATORS, SHEET_ANALYSIS, SHEET_LIVE,
+          SHEET_META)
 PROJECT_SHEETS = (SHEET_HELP, SHEET_PROJECT, SHEET_META)
 _SHEET_ORDER = (*SHEETS[:-1], SHEET_PROJECT, SHEET_META)  # problem order over both forms
 

@@ -188,6 +188,8 @@ CATALOGUE: dict[str, Entry] = {
     "first_given_blank": Entry("error", "“{label}”的评分依据均未填写：{labels}", "请至少填写其中一项"),
     "note_required": Entry("error", "“{label}”得 {score} 分，低于分值 {points} 分，未填写原因说明",
                            "请在该单元格说明扣分原因及改进措施"),
+    "live_total_mismatch": Entry("warning", "《自评得分》表中的总分 {live} 分（{where}）与按评分方案计算的总分 {total} 分不一致",
+                                 "该表的公式可能被改动或未重新计算；以 {total} 分为准，如有疑问请改用财政局新下发的填报表"),
     "overachieved": Entry("warning", "“{label}”实际完成值 {actual} 超过年度指标值 {target} 的150%，指标值设定可能偏低",
                           "请核实完成值；如无误，下年度请合理提高指标值"),
     "coefficient_range": Entry("error", "“{label}”为 {value}%，得分系数应在 0～100% 之间",

@@ -8,6 +8,7 @@ Documents are staged under ``OUT/.staging/`` and moved to their final names by t
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
 import time
@@ -23,10 +24,12 @@ from toolkit.fields import problem_sort_key
 from toolkit.model import Submission
 from toolkit.problems import Problem, problem
 from toolkit.results import IndicatorResult, Status, UnitResult
+from toolkit.rules.excel import LIVE_TOTAL
 from toolkit.rules.loader import load_scheme
 from toolkit.rules.model import Scheme
 from toolkit.rules.types.adjust import AdjustedScorecard
-from toolkit.text.numbers import json_number
+from toolkit.text.address import split_location
+from toolkit.text.numbers import exact, json_number, round2
 from toolkit.write import atomic
 
 STAGING_DIR = ".staging"
@@ -146,6 +149,19 @@ def process_file_packed(path: str, rel: str, scheme_ref: str | None, out_dir: st
     return pickle.dumps(o.unit, pickle.HIGHEST_PROTOCOL), o.record, o.disk_full
 
 
+def _live_total_mismatch(values: Mapping[str, Any], addresses: Mapping[str, str], total: Decimal) -> list[Problem]:
+    """The workbook's cached live 总分 (自评得分) when it is a number more than 0.005 off the scored total:
+    a warning naming both (a formula changed, or a stale cache); never trusted, never an error."""
+    cached = values.get(LIVE_TOTAL)
+    if not isinstance(cached, (int, float)) or isinstance(cached, bool) or not math.isfinite(cached):
+        return []
+    if abs(Decimal(repr(cached)) - total) <= Decimal("0.005"):
+        return []
+    sheet, cell = split_location(addresses.get(LIVE_TOTAL))
+    return [problem("live_total_mismatch", sheet=sheet, cell=cell, where=f"{sheet}!{cell}", live=exact(round2(Decimal(repr(cached)))),
+                    total=exact(total))]
+
+
 def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:
     from toolkit.check import validate  # lazy (toolkit/__init__.py)
     from toolkit.rules import scoring  # lazy (toolkit/__init__.py)
@@ -158,6 +174,8 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
     if sub is not None and check.status != "unreadable":
         card = scoring.score(check.scheme, sub)
         problems.extend(card.problems)
+        problems.extend(_live_total_mismatch(check.raw.values if check.raw else {},
+                                             check.raw.addresses if check.raw else {}, card.total))
     status: Status = check.status
     if status != "unreadable":
         status = "invalid" if any(p.severity == "error" for p in problems) else "ok"

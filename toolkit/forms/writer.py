@@ -19,7 +19,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from toolkit import fields as F
 from toolkit.fields import Field, Table
-from toolkit.forms import help_sheets
+from toolkit.forms import help_sheets, live_sheet
 from toolkit.forms.computed import COMPUTED, cached_value, excel_n, is_number
 from toolkit.forms.layout import FIRST_ROW, LOC_RE, TALL_FIELDS, WIDTHS, layout_of, resolve
 from toolkit.forms.prompts import (
@@ -32,6 +32,7 @@ from toolkit.forms.prompts import (
 )
 from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, column_style, height, lines
 from toolkit.problems import Problem
+from toolkit.rules.excel import TableCells
 from toolkit.rules.model import Scheme
 from toolkit.text.numbers import exact
 
@@ -55,6 +56,7 @@ class Writer:
         self.tables = tables
         self.meta = meta
         self.problems = problems
+        self.live_cells: TableCells | None = None  # 绩效指标's rows, for the live 自评得分 sheet
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, {
             "in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
@@ -155,6 +157,7 @@ class Writer:
         self.indicators_sheet()
         self.analysis_sheet()
         self.table_sheets()
+        self.live_score_sheet()
         self.meta_sheet()
         self.wb.close()
         return self.buf.getvalue()
@@ -301,6 +304,17 @@ class Writer:
         ws.repeat_rows(hr, hr)
         for r, h in self.table(ws, t, hr, c0).items():
             ws.set_row(r, h)
+        n = max(t.rows, len(self.tables.get(t.name) or ()), self.mark_rows.get(t.name, 0))
+        self.live_cells = live_sheet.indicator_cells(self.scheme, self.lay, n)
+        live_sheet.write_row_scores(ws, self.fmt, self.scheme, self.live_cells, hr)
+
+    # -- 自评得分 (live score, toolkit.forms.live_sheet)
+    def live_score_sheet(self) -> None:
+        ws = self.sheet(live_sheet.SHEET, live_sheet.WIDTHS)
+        assert self.live_cells is not None
+        live_sheet.write_sheet(ws, self.fmt, self.scheme, self.live_cells,
+                               lambda name, ref: self.wb.define_name(name, ref) and None,
+                               self.wb.add_format)
 
     def table(self, ws: Worksheet, t: Table, hr: int, c0: int) -> dict[int, float]:
         """Write table ``t`` with its header at (hr, c0); returns the data rows' wanted heights."""

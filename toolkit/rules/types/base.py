@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from toolkit.fields import Field
 from toolkit.model import NodeScore, Submission
 from toolkit.problems import Problem, problem
+from toolkit.rules.excel import Excel, NotExpressible
 from toolkit.rules.expr import Expr
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.params import ParamReader
@@ -156,6 +157,11 @@ class RuleType:
 
     def is_judgement(self, rule: Rule) -> bool:
         return self.judgement
+
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        """The raw score as an Excel expression (before the engine's clamp and rounding), written with
+        ``x`` (toolkit.rules.excel); NotExpressible with a Chinese reason when no formula is faithful."""
+        raise NotExpressible(f"规则类型 {self.name} 没有 Excel 公式")
 
 
 # Every rule type by name; filled by @register as the family modules load (registry.py imports them all).

@@ -8,6 +8,7 @@ from typing import Any
 
 from toolkit.fields import Field
 from toolkit.model import NodeScore
+from toolkit.rules.excel import Excel, dec
 from toolkit.rules.expr import Expr, FormulaUndefined
 from toolkit.rules.model import Node, Rule
 from toolkit.rules.types.base import DASH, ZERO, Ctx, Describe, Fill, Outcome, RuleType, register
@@ -49,6 +50,10 @@ class PerItem(RuleType):
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         p = rule.params
         return f"按“{expr_text(p['count'], labels)}”计分：每出现1项扣{exact(p['deduct'])}分，扣完为止。"
+
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        p = rule.params
+        return f"IFERROR({dec(w)}-{dec(p['deduct'])}*MAX(0,{x.expr(p['count'])}),0)"
 
     def target(self, rule: Rule, by: str | None) -> str:
         return "0项"
@@ -116,6 +121,14 @@ class Deductions(RuleType):
         items = "；".join(f"{circled(i)}{it['text']}（选“{it['when']}”扣{exact(it['deduct'])}分）"
                          for i, it in enumerate(rule.params["items"]))
         return f"逐项判断，按所选扣分：{items}。扣完为止。"
+
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        lost = []
+        for it in rule.params["items"]:
+            t = x.text(it["key"], CHECK_CHOICES)
+            hit = f'{t}="是"' if it["when"] == "是" else f'{t}<>"是"'
+            lost.append(f"IF({hit},{dec(it['deduct'])},0)")
+        return f"{dec(w)}-(" + "+".join(lost) + ")"
 
     def fields(self, rule: Rule, node: Node) -> list[Field]:
         return yes_no_fields(rule, node, lambda it: f"扣{it['deduct']}分")

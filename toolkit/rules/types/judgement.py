@@ -8,6 +8,7 @@ from typing import Any
 
 from toolkit.fields import SHEET_SCORING, Field
 from toolkit.model import NodeScore
+from toolkit.rules.excel import Excel, dec, quote
 from toolkit.rules.model import Node, Rule
 from toolkit.rules.types.base import (
     DASH,
@@ -80,6 +81,11 @@ class NotApplicableFull(RuleType):
     def inner(self, rule: Rule, ns: NodeScore) -> Rule | None:
         return rule.params.get("rule") if ns.facts.get("case") != "not_applicable" else None
 
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        p = rule.params
+        inner: Rule = p["rule"]
+        return f"IF({x.text(p['flag'])}={quote(p['when'])},{dec(w)},{TYPES[inner.type].excel(inner, node, w, x)})"
+
     def is_judgement(self, rule: Rule) -> bool:
         inner: Rule | None = rule.params.get("rule")
         return bool(inner and _judgement(inner))
@@ -135,6 +141,13 @@ class FirstGiven(RuleType):
         used = [o for o in opts if o.get("input") == by] or list(opts[:1])
         return _target(used[0].get("rule"), None) if used else DASH
 
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        out = "0"
+        for opt in reversed(rule.params["options"]):
+            inner: Rule = opt["rule"]
+            out = f"IF({x.given(opt['input'])},{TYPES[inner.type].excel(inner, node, w, x)},{out})"
+        return out
+
     def reads(self, rule: Rule, node: Node) -> Reads:
         opts = []
         for o in rule.params["options"]:
@@ -189,6 +202,10 @@ class Checklist(RuleType):
         items = "；".join(f"{circled(i)}{it['text']}（{exact(it['points'])}分）"
                          for i, it in enumerate(rule.params["items"]))
         return f"逐项判断，符合的（选“是”）得该项分值：{items}。"
+
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        return "(" + "+".join(f'IF({x.text(it["key"], CHECK_CHOICES)}="是",{dec(it["points"])},0)'
+                              for it in rule.params["items"]) + ")"
 
     def fields(self, rule: Rule, node: Node) -> list[Field]:
         return yes_no_fields(rule, node, lambda it: f"{it['points']}分")
@@ -260,6 +277,17 @@ class Tiers(RuleType):
         inside = lo <= s < hi if tier["high_open"] else lo <= s <= hi
         return Outcome(s if inside else ZERO, s, facts)
 
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        tiers = rule.params["tiers"]
+        name = x.text(f"tier_{node.id}", tuple(t["name"] for t in tiers))
+        s = x.num(f"score_{node.id}")
+        out = "0"
+        for t in reversed(tiers):
+            lo, hi = dec(t["low"] * w), dec(t["high"] * w)
+            inside = f"AND({s}>={lo},{s}{'<' if t['high_open'] else '<='}{hi})"
+            out = f"IF({name}={quote(t['name'])},IF({inside},{s},0),{out})"
+        return out
+
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         parts = []
         for tr in rule.params["tiers"]:
@@ -309,6 +337,15 @@ class Lookup(RuleType):
         pts = rule.params["table"].get(choice)
         return Outcome(pts if pts is not None else ZERO, None,
                        {"case": "normal", "input": rule.params["input"], "choice": choice})
+
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        p = rule.params
+        f = x.fields.get(p["input"])
+        choice = x.text(p["input"], None if f is not None and f.choices else tuple(p["table"]))
+        out = "0"
+        for k, v in reversed(list(p["table"].items())):
+            out = f"IF({choice}={quote(k)},{dec(v)},{out})"
+        return out
 
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         p = rule.params

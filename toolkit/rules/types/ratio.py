@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, ClassVar
 
+from toolkit.rules.excel import Excel, dec
 from toolkit.rules.expr import Expr, FormulaUndefined
 from toolkit.rules.model import Node, Rule
 from toolkit.rules.types.base import DASH, HUNDRED, ZERO, Ctx, Describe, Outcome, RuleType, register
@@ -75,6 +76,30 @@ class RatioType(RuleType):
     def score_value(self, value: Decimal, facts: dict[str, Any], rule: Rule, w: Decimal) -> Outcome:
         raise NotImplementedError
 
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        # The measured value is rounded to 10 decimals so that binary floating point lands on the
+        # band edges Decimal lands on; an undefined formula scores 0, as measure() does.
+        p = rule.params
+        if p.get("value") is not None:
+            v = f"ROUND({x.expr(p['value'])},10)"
+            return f"IFERROR({self.excel_value(v, rule, w)},0)"
+        num, den = x.expr(p["numerator"]), x.expr(p["denominator"])
+        zd = p.get("zero_denominator") or {}
+
+        def zero(o: Mapping[str, Any] | None) -> str:
+            kind = (o or {}).get("kind")
+            if kind == "value":
+                return self.excel_value(dec(o["value"]), rule, w) if o else "0"
+            return dec(w) if kind == "full" else "0"
+
+        ratio = f"ROUND({num}/{den},10)"
+        return (f"IFERROR(IF(ROUND({den},10)=0,IF(ROUND({num},10)=0,{zero(zd.get('numerator_zero'))},"
+                f"{zero(zd.get('otherwise'))}),{self.excel_value(ratio, rule, w)}),0)")
+
+    def excel_value(self, v: str, rule: Rule, w: Decimal) -> str:
+        """score_value in Excel over the value expression ``v``."""
+        raise NotImplementedError
+
 
 def _deduction(gap: Decimal, r: Rule) -> Decimal:
     """Points lost for a gap past the cap/floor: D per percentage point, or D per full step S."""
@@ -105,6 +130,14 @@ class _Limit(RatioType):
 
     def target(self, rule: Rule, by: str | None) -> str:
         return f"{self.sign}{pct(rule.params.get(self.limit))}"
+
+    def excel_value(self, v: str, rule: Rule, w: Decimal) -> str:
+        p = rule.params
+        limit, d, step = dec(p[self.limit]), dec(p["deduct"]), p.get("step")
+        gap = f"({v}-{limit})" if self.limit == "cap" else f"({limit}-{v})"
+        ok = f"{v}<={limit}" if self.limit == "cap" else f"{v}>={limit}"
+        lost = f"{d}*INT(ROUND({gap}/{dec(step)},9))" if step else f"{d}*{gap}*100"
+        return f"IF({ok},{dec(w)},{dec(w)}-{lost})"
 
 
 @register
@@ -170,6 +203,14 @@ class Bands(RatioType):
         facts["band"] = None
         return Outcome(ZERO, value, facts)
 
+    def excel_value(self, v: str, rule: Rule, w: Decimal) -> str:
+        out = "0"
+        for band in reversed(rule.params["bands"]):
+            ops = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+            conds = [f"{v}{ops[op]}{dec(band[op])}" for op in _BAND_OPS if band.get(op) is not None]
+            out = f"IF(AND({','.join(conds)}),{dec(band['points'])},{out})" if conds else dec(band["points"])
+        return out
+
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         p = rule.params
         parts = []
@@ -203,6 +244,10 @@ class Proportional(RatioType):
     def score_value(self, value: Decimal, facts: dict[str, Any], rule: Rule, w: Decimal) -> Outcome:
         target = rule.params["target"]
         return Outcome(w if value >= target else w * value / target, value, facts)
+
+    def excel_value(self, v: str, rule: Rule, w: Decimal) -> str:
+        t = dec(rule.params["target"])
+        return f"IF({v}>={t},{dec(w)},{dec(w)}*{v}/{t})"
 
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         p = rule.params

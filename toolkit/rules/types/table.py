@@ -7,8 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from toolkit.fields import ALL_GROUPS, QUAL_TIERS, TABLE_OPTIONS, Table, form, perf_indicators_table
+from toolkit.fields import (
+    ALL_GROUPS,
+    MAX_TABLE_ROWS,
+    QUAL_TIERS,
+    TABLE_OPTIONS,
+    Table,
+    form,
+    perf_indicators_table,
+)
 from toolkit.model import RowScore, TableRow
+from toolkit.rules.excel import NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.base import ONE, ZERO, Ctx, Describe, Outcome, RuleType, clamp, register
 from toolkit.rules.types.params import ParamReader
@@ -216,6 +225,17 @@ class IndicatorTable(RuleType):
             out.facts["over_above"] = opts.over_above
         return out
 
+    def excel(self, rule: Rule, node: Node, w: Decimal, x: Excel) -> str:
+        t = x.table
+        if t is None:
+            raise NotExpressible("绩效指标表没有逐行得分列")
+        x.guard(f"COUNTIF({t.live},{quote(NA_TEXT)})>0")  # a row the reader may read differently
+        x.guard(f"COUNTA({t.beyond(MAX_TABLE_ROWS)})>0")  # rows typed below the table have no live score
+        group = rule.params["group"]
+        if group == ALL_GROUPS:
+            return f"SUM({t.live})"
+        return f"SUMIF({t.column('level1')},{quote(group)},{t.live})"
+
     def describe(self, rule: Rule, node: Node, labels: Mapping[str, str], inner: Describe) -> str:
         o = row_options(rule)
         extra = "".join((
@@ -227,3 +247,99 @@ class IndicatorTable(RuleType):
         rows = (f"一级指标为“{rule.params['group']}”的各行" if rule.params["group"] != ALL_GROUPS else "各行")
         return (f"按《绩效指标》表中{rows}计分（计分方法见该表说明），"
                 f"{extra}各行分值合计应为{exact(node.points)}分。")
+
+
+# ---------------------------------------------------------------- the live row score (Excel)
+_TEXT_NUMBERS = ("target", "actual", "target_max", "target_adjusted")  # text-formatted: typed as text
+
+
+def _plain(ref: str) -> str:
+    """Excel: the cell holds a number, or text that is a plain decimal (digits, one inner dot) —
+    the only spellings VALUE() reads exactly as the Python reader does."""
+    t = f'TRIM({ref}&"")'
+    digits = t
+    for ch in "0123456789.":
+        digits = f'SUBSTITUTE({digits},"{ch}","")'
+    return (f'OR(ISNUMBER({ref}),AND(LEN({t})>0,LEN({t})<=15,{digits}="",'
+            f'LEN({t})-LEN(SUBSTITUTE({t},".",""))<=1,LEFT({t},1)<>".",RIGHT({t},1)<>"."))')
+
+
+def _value(ref: str) -> str:
+    """The number in a non-blank cell (number or plain text): a number's text has Excel's 15 digits,
+    the digits the Python reader keeps of a float."""
+    return f'VALUE(TRIM({ref}&""))'
+
+
+def excel_row(t: TableCells, i: int, options: Mapping[str, RowOptions], qualitative: Mapping[str, tuple[str, ...]]) -> str:
+    """The live score of data row ``i`` of the indicator table: score_row in Excel, clamped and rounded;
+    "" for a blank row, NA_TEXT for a row holding what only the Python reader reads (numbers with
+    units or signs typed as text, direction aliases, other 定性 words, % rows typed as fractions)."""
+    if "direction" not in t.cols:
+        raise NotExpressible("指标性质由年度指标值的文字决定，公式无法可靠识别")
+    c = {k: t.ref(col, i) for k, col in t.cols.items()}
+    text = {k: f'TRIM({v}&"")' for k, v in c.items()}
+    d = text["direction"]
+    w = f"N({c['points']})"  # points ≤ 0 or blank score 0 (below); text points are NA_TEXT
+    val = {k: _value(c[k]) for k in _TEXT_NUMBERS if k in c}
+    # a non-blank cell that is not plain is NA_TEXT (``bad``), so here non-blank means readable
+    ok = {k: f"AND(LEN({text[k]})>0,IFERROR({val[k]},-1)>=0)" for k in val}
+    directions = ",".join(f"{d}={quote(x)}" for x in ("≥", "≤", "=", "区间", "定性"))
+    words = ",".join(f"{text['actual']}={quote(x)}" for ws in qualitative.values() for x in ws)
+    pct_unit = f'OR({text["unit"]}="%",{text["unit"]}="％")' if "unit" in c else "1=0"
+    fractions = ",".join(f"AND(IFERROR({val[k]},0)>0,IFERROR({val[k]},0)<=1)" for k in val)
+    bad = [f"AND(LEN({d})>0,NOT(OR({directions})))",
+           f'AND({d}<>"定性",{pct_unit},OR({fractions}))',
+           f'AND({d}="定性",LEN({text["actual"]})>0,NOT(OR({words})))']
+    bad += [f"AND(NOT(ISBLANK({c[k]})),NOT(ISNUMBER({c[k]})))" for k in ("points", "self_score", "coefficient")
+            if k in c]
+    bad += [f'AND({d}<>"定性",LEN({text[k]})>0,NOT({_plain(c[k])}))' for k in val]
+    variants: dict[RowOptions, list[str]] = {}
+    for g, o in options.items():
+        variants.setdefault(o, []).append(g)
+    if len(variants) == 1:
+        raw = _row_raw(c, text, val, ok, w, next(iter(variants)), qualitative)
+    else:
+        raw = "0"
+        for o, groups in variants.items():
+            cond = ",".join(f"{text['level1']}={quote(g)}" for g in groups)
+            raw = f"IF(OR({cond}),{_row_raw(c, text, val, ok, w, o, qualitative)},{raw})"
+    return (f'=IF(COUNTA({",".join(c.values())})=0,"",IF(OR({",".join(bad)}),{quote(NA_TEXT)},'
+            f"IF({w}<=0,0,ROUND(MAX(0,MIN({w},{raw})),2))))")
+
+
+def _row_raw(c: Mapping[str, str], text: Mapping[str, str], val: Mapping[str, str], ok: Mapping[str, str],
+             w: str, o: RowOptions, qualitative: Mapping[str, tuple[str, ...]]) -> str:
+    d, a_txt = text["direction"], text["actual"]
+    s = c["self_score"]
+    qual = "0"
+    for tier in reversed(QUAL_TIERS):
+        lo, hi, open_hi, share = QUAL_RANGES[tier]
+        inside = f"AND({s}>={dec(lo)}*{w},{s}{'<' if open_hi else '<='}{dec(hi)}*{w})"
+        score = f"IF(AND(ISNUMBER({s}),{s}>=0),IF({inside},{s},0),{w}*{dec(share)})"
+        cond = ",".join(f"{a_txt}={quote(x)}" for x in qualitative.get(tier, (tier,)))
+        qual = f"IF(OR({cond}),{score},{qual})"
+    a, t, t_ok = val["actual"], val["target"], ok["target"]
+    if o.adjusted_target and "target_adjusted" in val:
+        j = val["target_adjusted"]
+        t_ok = f"OR({ok['target_adjusted']},{t_ok})"
+        t = f"IF({ok['target_adjusted']},{j},{t})"
+    cut = "0"
+    if o.over_above is not None:
+        beyond = f"({a}/{t}-{dec(o.over_above)})"
+        cut = f"IF({t}>0,IF({beyond}>0,{w}*{dec(o.over_share)}*{beyond}/{dec(OVER_STEP)},0),0)"  # IF, not AND: t may be 0
+    ge = f"IF({a}>={t},{w}-{cut},IF({t}>0,{w}*{a}/{t},0))"
+    le = f"IF({a}<={t},{w},IF({a}>0,{w}*{t}/{a},0))"
+    eq = f"IF({a}={t},{w},IF({t}=0,0,{w}*MAX(0,1-ABS({a}-{t})/ABS({t}))))"
+    iv = "0"
+    if "target_max" in val:
+        m = val["target_max"]
+        iv = (f"IF(NOT({ok['target_max']}),0,IF(AND({t}<={a},{a}<={m}),{w},"
+              f"IF({a}>{m},{w}*{m}/{a},IF({t}>0,{w}*{a}/{t},0))))")
+    numeric = (f'IF(NOT(AND({t_ok},{ok["actual"]})),0,IF({d}="≥",{ge},IF({d}="≤",{le},IF({d}="=",{eq},'
+               f'IF({d}="区间",{iv},0)))))')
+    raw = f'IF({d}="定性",{qual},{numeric})'
+    if o.coefficient and "coefficient" in c:
+        k = c["coefficient"]
+        coef = f"IF({k}>1,{k}/100,{k})"
+        raw = f"IF(AND(ISNUMBER({k}),{coef}>=0,{coef}<=1),{w}*{coef},{raw})"
+    return raw
