@@ -27,7 +27,7 @@ LAYERS: list[tuple[int, str]] = [
     (6, "toolkit.check"),
     (7, "toolkit.forms"), (7, "toolkit.write"),
     (8, "toolkit.deliver"),
-    (9, "toolkit.workers"), (9, "toolkit.process"), (9, "toolkit.store"),
+    (9, "toolkit.workers"), (9, "toolkit.process"), (9, "toolkit.store"), (9, "toolkit.unit_projects"),
     (10, "toolkit.batch"), (10, "toolkit.analysis"),
     (11, "toolkit.cli"), (12, "toolkit.__main__"), (12, "toolkit"),
 ]

@@ -119,3 +119,58 @@ def test_rerun_is_byte_identical(mixed: tuple[Path, Path, dict[str, Any]], tmp_p
     r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(other), "--jobs", "1"])
     assert r.exit_code == 1, r.output
     assert _hashes(other) == _hashes(out)
+
+
+OUTLINE_WITH_PROJECTS = """\
+extends: jianghua-2023
+id: county-projects
+title: 某县部门整体支出绩效评价指标体系（列出项目）
+report:
+  headings: {problems: 六、存在的问题, plans: 七、后续的工作计划}
+  projects_intro: 本单位{fiscal_year}年度共对{count}个项目开展了绩效自评，{scored}个审核合格，平均得分{average}分。
+  outline:
+    - title
+    - opening
+    - overview
+    - money
+    - execution
+    - performance
+    - {heading: 五、项目支出绩效自评情况, block: projects}
+    - problems
+    - plans
+    - signature
+    - appendix
+"""
+
+
+def test_a_scheme_outline_lists_the_units_projects(tmp_path: Path) -> None:
+    """block: projects (spec 06 / 08.5): the department report lists the unit's project forms of the run."""
+    scheme = tmp_path / "county.yaml"
+    scheme.write_text(OUTLINE_WITH_PROJECTS, encoding="utf-8")
+    inbox = tmp_path / "收件箱"
+    inbox.mkdir()
+    for p in default_scheme_samples():
+        shutil.copy(p, inbox / p.name)
+    for name, data in PROJECTS.items():
+        if data["unit_name"] != "江华瑶族自治县教育局":  # 教育局 sends no project form this time
+            shutil.copy(SAMPLES / name, inbox / name)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(inbox), "-o", str(out), "--scheme", str(scheme), "--jobs", "2"])
+    assert r.exit_code == 1, r.output
+    units = _units(json.loads((out / "results.json").read_text(encoding="utf-8")))
+
+    def body(file: str) -> str:
+        return "\n".join([p.text for p in Document(str(out / units[file]["report"])).paragraphs]
+                         + [c.text for t in Document(str(out / units[file]["report"])).tables
+                            for row in t.rows for c in row.cells])
+
+    forestry = body("江华瑶族自治县林业局.xlsx")
+    assert "五、项目支出绩效自评情况" in forestry and "六、存在的问题" in forestry
+    assert "本单位2023年度共对1个项目开展了绩效自评，1个审核合格，平均得分95.65分。" in forestry
+    assert "森林防火能力提升项目" in forestry and "94.18%" in forestry and "113.02" in forestry
+    service = body("江华瑶族自治县政务服务中心.xlsx")  # its one project form was returned
+    assert "政务服务一网通办建设项目" in service and "退回修改" in service
+    assert "共对1个项目开展了绩效自评，项目自评表均已退回修改，尚无得分：" in service
+    # a unit without project forms in the run: the block is left out with its heading
+    education = body("江华瑶族自治县教育局.xlsx")
+    assert "项目支出绩效自评情况" not in education

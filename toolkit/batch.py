@@ -41,6 +41,7 @@ from toolkit.rules.model import Scheme
 from toolkit.store import UnitStore, encode
 from toolkit.text.names import safe_file_stem
 from toolkit.text.numbers import fixed
+from toolkit.unit_projects import add_project_sections
 from toolkit.workers import Crashed, Pool
 from toolkit.write import atomic
 from toolkit.write.atomic import DiskFull, OutLocked, OutputError, OutsideOut
@@ -102,7 +103,7 @@ class RunResult:
         totals: dict[bool, list[Decimal]] = {False: [], True: []}
         projects = 0
         for u in self.units:
-            is_project = u.extra.get("form") == "project"
+            is_project = u.is_project
             projects += is_project
             if u.ok and u.total is not None:
                 totals[is_project].append(Decimal(str(u.total)))
@@ -388,6 +389,7 @@ def _run(files: list[tuple[Path, str]], out: Path, scheme: Scheme | None, jobs: 
     with Pool(min(jobs or default_jobs(), max(1, len(files)))) as pool:
         units = _collect(files, ref, out, pool, progress, officer.prefer)
         _drop_duplicate_reports(units, out)
+        add_project_sections(units, files, out, scheme, ref, pool)
     warm.join()
     from toolkit.check import officer as lists  # lazy (toolkit/__init__.py)
 

@@ -73,6 +73,18 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class ProjectScore:
+    """One of the unit's 项目支出绩效自评表 as the department report's ``projects`` block lists it (spec 06)."""
+
+    name: str
+    fund_full: Decimal | None  # 全年预算数（万元）
+    fund_spent: Decimal | None  # 全年执行数（万元）
+    execution_rate: Decimal | None  # fraction
+    total: Decimal | None  # None: returned to the clerk (not scored)
+    grade: str | None
+
+
+@dataclass(frozen=True)
 class RowScore:
     """Score of one perf_indicators row under the MOF rules."""
 

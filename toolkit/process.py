@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.fields import problem_sort_key
-from toolkit.model import Submission
+from toolkit.model import ProjectScore, Submission
 from toolkit.problems import Problem, problem
 from toolkit.results import IndicatorResult, Status, UnitResult
 from toolkit.rules.excel import LIVE_TOTAL
@@ -115,8 +115,10 @@ def fault(rel: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- phase 1
-def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | None, index: int) -> UnitOutcome:
-    """Read, validate, score one workbook and write its documents. Never raises."""
+def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | None, index: int,
+                 projects: tuple[ProjectScore, ...] = ()) -> UnitOutcome:
+    """Read, validate, score one workbook and write its documents. Never raises. ``projects``: the
+    unit's project forms, for a department report whose outline lists them (a second pass)."""
     mode = fault(rel)
     if mode == "exit":
         os._exit(70)
@@ -127,7 +129,7 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
     try:
         if mode == "enospc":
             raise OSError(28, "No space left on device", out_dir)
-        return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index)
+        return _process_file(Path(path), rel, scheme_ref, Path(out_dir) if out_dir else None, index, projects)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # a bug or a hostile file we did not foresee: this file only
@@ -141,11 +143,11 @@ def process_file(path: str, rel: str, scheme_ref: str | None, out_dir: str | Non
 
 
 def process_file_packed(path: str, rel: str, scheme_ref: str | None, out_dir: str | None,
-                        index: int) -> tuple[bytes, RunRecord, bool]:
+                        index: int, projects: tuple[ProjectScore, ...] = ()) -> tuple[bytes, RunRecord, bool]:
     """``process_file`` as the batch's workers run it: the unit is pickled once, here, into the bytes
     the main process keeps (store.decode reads them), so it crosses the pipe as one bytes object and
     the main process never decodes or re-encodes it in phase 1. Never raises."""
-    o = process_file(path, rel, scheme_ref, out_dir, index)
+    o = process_file(path, rel, scheme_ref, out_dir, index, projects)
     return pickle.dumps(o.unit, pickle.HIGHEST_PROTOCOL), o.record, o.disk_full
 
 
@@ -162,7 +164,8 @@ def _live_total_mismatch(values: Mapping[str, Any], addresses: Mapping[str, str]
                     total=exact(total))]
 
 
-def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int) -> UnitOutcome:
+def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None, index: int,
+                  projects: tuple[ProjectScore, ...] = ()) -> UnitOutcome:
     from toolkit.check import validate  # lazy (toolkit/__init__.py)
     from toolkit.rules import scoring  # lazy (toolkit/__init__.py)
 
@@ -214,7 +217,7 @@ def _process_file(path: Path, rel: str, scheme_ref: str | None, out: Path | None
         else:
             from toolkit.write import report  # lazy (toolkit/__init__.py)
 
-            data = report.build_report(check.scheme, sub, card)
+            data = report.build_report(check.scheme, sub, card, projects)
             name = report.report_file_name(sub)
         staging = f"{STAGING_DIR}/{index:06d}.docx"
         atomic.write_bytes(atomic.inside(out, staging), data)

@@ -76,6 +76,11 @@ class UnitResult:
         return tuple(p for p in self.problems if p.severity == "warning")
 
     @property
+    def is_project(self) -> bool:
+        """A 项目支出绩效自评表 (spec 06: ``form`` "project"); anything else is a department workbook."""
+        return self.extra.get("form") == "project"
+
+    @property
     def label(self) -> str:
         """How the officer knows the unit: its name (with the project's, for a project form), else its file."""
         project = self.extra.get("project_name")

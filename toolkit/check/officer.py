@@ -60,7 +60,7 @@ def apply_roster(units: Sequence[UnitResult], roster: Sequence[Mapping[str, str]
             added = problem("not_in_roster", unit=u.unit_name or u.unit_code or u.file)
             changed[i] = dataclasses.replace(u, problems=(*u.problems, added))
             continue
-        if u.extra.get("form") != "project":  # 未报送 is about the department workbook (spec 07)
+        if not u.is_project:  # 未报送 is about the department workbook (spec 07)
             seen.add(row)
         email = roster[row].get("contact_email", "").strip()
         if email and not u.contact_email:
@@ -78,7 +78,7 @@ def previous_totals(previous: Results) -> tuple[dict[str, float], dict[str, floa
     by_code: dict[str, float] = {}
     by_name: dict[str, float] = {}
     for u in previous.units:
-        if not u.ok or u.total is None or u.extra.get("form") == "project":
+        if not u.ok or u.total is None or u.is_project:
             continue  # 比上年 compares department totals
         if u.unit_code:
             by_code[u.unit_code.strip()] = u.total
@@ -93,7 +93,7 @@ def apply_previous(units: Sequence[UnitResult], previous: Results) -> dict[int, 
     changed: dict[int, UnitResult] = {}
     for i in range(len(units)):
         u = units[i]
-        if u.extra.get("form") == "project":
+        if u.is_project:
             continue  # a project's total is not its unit's
         total = None
         if u.unit_code and u.unit_code.strip() in by_code:

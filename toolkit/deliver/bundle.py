@@ -55,7 +55,7 @@ class Group:
 
 
 def is_project(unit: UnitResult) -> bool:
-    return unit.extra.get("form") == "project"
+    return unit.is_project
 
 
 def group_units(units: Sequence[tuple[UnitResult, tuple[Address, ...]]]) -> list[Group]:

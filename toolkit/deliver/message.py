@@ -203,7 +203,7 @@ def recipients(unit: UnitResult) -> tuple[Address, ...]:
         raise UnitFailure("填报表无法读取，没有单位名称和联系邮箱，无法发送；请另行通知该单位重新报送")
     raw_email = unit.contact_email
     if raw_email is None or (isinstance(raw_email, str) and not raw_email.strip()):
-        where = "项目自评表" if unit.extra.get("form") == "project" else "填报表“基本信息”"
+        where = "项目自评表" if unit.is_project else "填报表“基本信息”"
         raise UnitFailure(f"{where}中没有填写联系邮箱，无法发送")
     parsed = emails.parse(raw_email)
     if not parsed.good:

@@ -78,6 +78,8 @@ REPORT: Spec = {
     "indicator_line": _LINE, "indicator_line_qualitative": _LINE, "indicator_deviation": only("note"),
     "benefit_item": only("n", "label", "text"), "benefits": PLAIN, "list_item": only("n", "text"), "none": PLAIN,
     "attachment_title": unit(), "execution_indicator": PLAIN,
+    "projects_intro": unit("count", "scored", "average"),  # the outline block projects (spec 06)
+    "projects_intro_unscored": unit("count"),
     "table": {"labels": {_ANY: PLAIN}, "year_value": only("fiscal_year"), "grade": only("grade"),
               "not_applicable": PLAIN, "checklist_all": PLAIN, "checklist_some": only("met", "unmet")},
     "analysis": {  # 汇总分析报告.docx (write/analysis_report.py)
@@ -209,7 +211,7 @@ def rule_cases(rule: Any) -> set[str]:
 # --------------------------------------------------------------------------- report: outline:
 # The blocks an outline may name (write/report/outline.py runs them), the keys of an entry, the
 # appendices and the columns of the indicator table (write/report/table.py COLUMN_NAMES).
-OUTLINE_BLOCKS = frozenset({"title", "opening", "overview", "basic", "staff", "money", "score_first", "execution",
+OUTLINE_BLOCKS = frozenset({"projects", "title", "opening", "overview", "basic", "staff", "money", "score_first", "execution",
                             "levels", "performance", "problems", "plans", "signature", "appendix",
                             "cover", "kv_table", "text", "heading"})
 OUTLINE_KEYS = frozenset({"block", "heading", "level", "fields", "text", "appendix", "columns", "lines", "issuer"})

@@ -47,7 +47,7 @@ def units(results: Results) -> pd.DataFrame:
 
 
 def _is_project(u: UnitResult) -> bool:
-    return u.extra.get("form") == "project"
+    return u.is_project
 
 
 def _ok(results: Results) -> list[UnitResult]:

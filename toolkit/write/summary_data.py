@@ -66,8 +66,7 @@ def score_key(total: Any) -> Decimal | None:
 
 
 def is_project(u: UnitResult) -> bool:
-    """A 项目支出绩效自评表 (``extra["form"] == "project"``); anything else is a department workbook."""
-    return u.extra.get("form") == "project"
+    return u.is_project
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from toolkit.model import Scorecard, Submission
+from toolkit.model import ProjectScore, Scorecard, Submission
 from toolkit.rules.model import Scheme
 from toolkit.text.names import safe_file_stem
 from toolkit.write import atomic
@@ -22,10 +23,11 @@ from toolkit.write.report import layout, narrative, outline, writer
 __all__ = ["build_report", "write_report", "report_file_name"]
 
 
-def build_report(scheme: Scheme, submission: Submission, scorecard: Scorecard) -> bytes:
-    """The report as .docx bytes."""
+def build_report(scheme: Scheme, submission: Submission, scorecard: Scorecard,
+                 projects: Sequence[ProjectScore] = ()) -> bytes:
+    """The report as .docx bytes; ``projects``: the unit's project forms, for an outline that lists them."""
     ctx = narrative.unit_context(scheme, submission)
-    body = outline.compose(scheme, submission, scorecard, ctx)
+    body = outline.compose(scheme, submission, scorecard, ctx, projects)
     title = next((b.text.replace("\n", "") for b in body if isinstance(b, narrative.Para) and b.kind == "title"), "")
     when = submission.get("report_date")
     core = writer.core_xml(title, submission.unit_name, when if isinstance(when, date) else None)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from toolkit.fields import STATIC_FIELDS
-from toolkit.model import NodeScore, RowScore, Scorecard, Submission
+from toolkit.model import NodeScore, ProjectScore, RowScore, Scorecard, Submission
 from toolkit.rules.model import Node, Rule, Scheme
 from toolkit.rules.types.adjust import AdjustedScorecard
 from toolkit.rules.types.registry import rule_type
@@ -284,6 +284,7 @@ class Composer:
         self.scores = {n.id: n for lv in card.levels for n in lv.walk()}
         self.out: list[Para] = []
         self.break_next = False  # the next paragraph starts a new page (after the cover)
+        self.projects: tuple[ProjectScore, ...] = ()  # the unit's project forms (outline block projects)
 
     def add(self, kind: str, text: str, **kw: Any) -> None:
         if self.break_next:

@@ -17,11 +17,11 @@ report's order. The block names are ``toolkit.rules.strict.OUTLINE_BLOCKS`` (che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toolkit.forms.describe import describe_rule
-from toolkit.model import Scorecard, Submission
+from toolkit.model import ProjectScore, Scorecard, Submission
 from toolkit.rules.model import Scheme
 from toolkit.write.report import blocks, table
 from toolkit.write.report.narrative import Composer, Para, fill
@@ -37,7 +37,7 @@ _HEADINGS = frozenset({"h1", "h2", "h3"})
 SECTIONS = ("title", "opening", "overview", "basic", "staff", "money", "score_first", "execution", "levels",
             "performance", "problems", "plans", "signature")
 NEW_BLOCKS: dict[str, Callable[[Composer, Mapping[str, Any]], list[Table]]] = {
-    "cover": blocks.cover, "kv_table": blocks.kv_table, "text": blocks.text}
+    "cover": blocks.cover, "kv_table": blocks.kv_table, "text": blocks.text, "projects": blocks.projects}
 APPENDICES = ("self_evaluation", "scoring_table")
 
 
@@ -51,6 +51,11 @@ def item_of(raw: Any) -> dict[str, Any]:
         item["block"] = ("text" if "text" in item else "appendix" if "appendix" in item
                          else "heading" if "heading" in item else "")
     return item
+
+
+def wants_projects(scheme: Scheme) -> bool:
+    """Does the scheme's outline list the unit's project scores (block ``projects``)?"""
+    return any(item["block"] == "projects" for item in outline_of(scheme))
 
 
 def outline_of(scheme: Scheme) -> list[dict[str, Any]]:
@@ -112,9 +117,12 @@ def _says_something(made: list[Block]) -> bool:
     return any(isinstance(b, Table) or (b.kind not in _HEADINGS and b.text.strip()) for b in made)
 
 
-def compose(scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str]) -> list[Block]:
-    """The whole document body (title to appendix) in the scheme's outline order."""
+def compose(scheme: Scheme, sub: Submission, card: Scorecard, ctx: Mapping[str, str],
+            projects: Sequence[ProjectScore] = ()) -> list[Block]:
+    """The whole document body (title to appendix) in the scheme's outline order; ``projects``: the
+    unit's project forms for the ``projects`` block."""
     c = Composer(scheme, sub, card, ctx)
+    c.projects = tuple(projects)
     out: list[Block] = []
     for item in outline_of(scheme):
         pending = c.break_next
