@@ -90,17 +90,20 @@ def _tables_lines(scheme: Scheme) -> list[str]:
             for t in scheme.tables]
 
 
-def help_sheet(w: Writer) -> None:
+def help_head(w: Writer, title: str) -> tuple[Worksheet, int]:
+    """填表说明's title, scheme line and “一、填报说明” heading (both forms) → (sheet, next row)."""
     ws = w.sheet(F.SHEET_HELP, WIDTHS[F.SHEET_HELP])
-    widths = WIDTHS[F.SHEET_HELP]
-    total_w = sum(widths)
-    ws.merge_range(0, 0, 0, 4, f"{w.title_prefix()}部门整体支出绩效自评填报表", w.fmt("title"))
+    ws.merge_range(0, 0, 0, 4, f"{w.title_prefix()}{title}", w.fmt("title"))
     ws.set_row(0, 34)
     ws.merge_range(1, 0, 1, 4, f"评分方案：{w.scheme.title}", w.fmt("subtitle"))
     ws.repeat_rows(0, 1)
-    r = 3
-    ws.write_string(r, 0, "一、填报说明", w.fmt("section"))
-    r += 1
+    ws.write_string(3, 0, "一、填报说明", w.fmt("section"))
+    return ws, 4
+
+
+def help_sheet(w: Writer) -> None:
+    ws, r = help_head(w, "部门整体支出绩效自评填报表")
+    total_w = sum(WIDTHS[F.SHEET_HELP])
     groups = "、".join(w.scheme.indicator_groups) or "产出指标、效益指标"
     lines = [
         _sheets_line(w.scheme),
