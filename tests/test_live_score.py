@@ -74,6 +74,12 @@ def _sample_args() -> dict[str, tuple[Scheme, dict[str, Any], str]]:
     return out
 
 
+def _spelling_rows() -> list[dict[str, Any]]:
+    return [{"level1": "产出指标", "level2": "数量指标", "name": f"写法{i}", "target": target, "actual": actual,
+             "unit": unit, "points": 10, "self_score": self_score}
+            for i, (target, actual, unit, self_score) in enumerate(PROJECT_ROW_CASES, start=1)]
+
+
 @dataclass
 class Case:
     scheme: Scheme
@@ -114,6 +120,11 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
             p = src_dir / f"gen-{sid}-{i:03d}.xlsx"
             p.write_bytes(build_workbook_bytes(sc, **gen(sc, bases[sid], rng)))
             made.append((sc, p, "generated"))
+    # one project workbook holding every PROJECT_ROW_CASES spelling, one row each
+    sc = load_scheme("mof-project-2020")
+    p = src_dir / "spellings-mof-project-2020.xlsx"
+    p.write_bytes(build_workbook_bytes(sc, **{**bases[sc.id], "tables": {"project_indicators": _spelling_rows()}}))
+    made.append((sc, p, "spellings"))
     recalculate([p for _, p, _ in made], tmp / "out", tmp / "profile")
     return [Case(sc, p, tmp / "out" / p.name, kind) for sc, p, kind in made]
 
@@ -312,7 +323,7 @@ def _project_live_rows(case: Case) -> list[Any]:
     ws = openpyxl.load_workbook(case.live, data_only=True)[F.SHEET_PROJECT]
     col = TABLE_COL0 + len(TABLE.columns) + 1
     assert ws.cell(ROW_TABLE + 1, col).value == live_sheet.LIVE_HEADER
-    return [ws.cell(ROW_TABLE + 2 + i, col).value for i in range(F.MAX_TABLE_ROWS)]
+    return [ws.cell(ROW_TABLE + 2 + i, col).value for i in range(100)]  # ≥ any test workbook's rows
 
 
 def test_project_rows_and_footer_equal_python(cases: list[Case]) -> None:
@@ -347,7 +358,7 @@ def test_project_rows_and_footer_equal_python(cases: list[Case]) -> None:
         assert all(v in (None, "") for v in live[typed:]), (case.source.name, live[typed:])
         wb = openpyxl.load_workbook(case.live, data_only=True)
         ws = wb[F.SHEET_PROJECT]
-        foot = next(r for r in range(20, 60) if ws.cell(r, 1).value == "总分")
+        foot = next(r for r in range(20, 200) if ws.cell(r, 1).value == "总分")
         total, grade = ws.cell(foot, 5).value, ws.cell(foot, 9).value
         if total != NA_TEXT:
             if abs(Decimal(repr(total)) - card.total) > Decimal("0.000001") or grade != card.grade:
@@ -370,7 +381,7 @@ def test_project_footer_shows_the_live_total(cases: list[Case]) -> None:
     case = next(c for c in cases if c.source.name == "sample-江华瑶族自治县林业局_森林防火项目.xlsx")
     wb = openpyxl.load_workbook(case.live, data_only=True)
     ws = wb[F.SHEET_PROJECT]
-    foot = next(r for r in range(20, 60) if ws.cell(r, 1).value == "总分")
+    foot = next(r for r in range(20, 200) if ws.cell(r, 1).value == "总分")
     assert (ws.cell(foot, 4).value, ws.cell(foot, 5).value, ws.cell(foot, 9).value) == ("自评得分", 95.65, "优")
     assert ws["J8"].value == 9.42
     assert wb.sheetnames == [F.SHEET_HELP, F.SHEET_PROJECT, live_sheet.SHEET, F.SHEET_META]
@@ -388,3 +399,24 @@ def test_project_generated_rows_cover_every_spelling() -> None:
     assert sum(isinstance(c[0], str) and c[0][:1] in "≤<" for c in readable) >= 8
     assert sum(isinstance(c[0], str) and c[0][:1] in "=＝" for c in readable) >= 6
     assert sum(isinstance(c[0], str) and any(s in c[0] for s in "～-至") for c in readable) >= 8
+
+
+def test_project_spellings_are_na_exactly_where_a_formula_cannot_read_them(cases: list[Case]) -> None:
+    """One row per PROJECT_ROW_CASES spelling: the readable ones score as Python does, the last
+    PROJECT_NA_CASES (3,000 / 不低于 / a fraction in a % row / % on one side / 以上 / other 定性 words /
+    ㎡, which the reader reads as m2 / 个以上) say 提交后由财政局计算."""
+    case = next(c for c in cases if c.kind == "spellings")
+    chk = validate.check_file(case.source, case.source.name, case.scheme)
+    assert chk.submission is not None
+    from toolkit.rules import scoring
+
+    card = scoring.score(case.scheme, chk.submission)
+    py = {rs.row.index: rs.score for leaf in card.leaves() for rs in leaf.rows}
+    live = _project_live_rows(case)
+    n = len(PROJECT_ROW_CASES)
+    readable = n - PROJECT_NA_CASES
+    got = [(PROJECT_ROW_CASES[i][:2], live[i]) for i in range(n)]
+    assert [g for g in got[:readable] if g[1] == NA_TEXT] == []
+    assert [g for g in got[readable:] if g[1] != NA_TEXT] == []
+    assert [(g, py[i + 1]) for i, g in enumerate(got[:readable])
+            if abs(Decimal(repr(g[1])) - py[i + 1]) > Decimal("0.000001")] == []
