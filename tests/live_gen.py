@@ -142,6 +142,60 @@ def generate(scheme: Scheme, base: dict[str, Any], rng: random.Random) -> dict[s
     return {**base, "values": values, "tables": {**base["tables"], "perf_indicators": rows}}
 
 
+# Project rows (no 指标性质: the direction is the 年度指标值's text): (target, actual, unit, self_score).
+PROJECT_ROW_CASES: list[tuple[Any, ...]] = [
+    ("≥1200", "1199", "人次", None), ("≥1200", "1200", "人次", None), ("≥1200", "1350", "人次", None),
+    ("1200", "1100", "人次", None), ("1200", "1200.01", None, None), ("≥1200人次", "1300人次", "人次", None),
+    (">=95", "94.99", "分", None), (">90", "91", None, None), ("≥90%", "89%", None, None), ("≥90%", "95%", None, None),
+    ("≥0", "0", "个", None), ("≥0", "5", "个", None), ("≥ 15", "13.5 ", "公里", None), (1200, 1300, "人次", None),
+    ("≥1.2", "1.2", "万亩", None), ("≥15公里", "14", "公里", None),
+    ("≤24", "26", "小时", None), ("≤24", "24", "小时", None), ("≤24", "20", "小时", None), ("<=5", "6", "天", None),
+    ("<5", "4", "天", None), ("≤0", "0", "起", None), ("≤0", "2", "起", None), ("≤0.9‰", "0.6‰", None, None),
+    ("≤0.9‰", "1.2‰", None, None), ("≤12", "12.01", "月", None),
+    ("=100", "100", None, None), ("=100%", "97%", None, None), ("＝100%", "100%", None, None), ("=12", "11", "次", None),
+    ("=0", "3", "个", None), ("=100", "100.01", None, None), ("=100", "99.99", "%", None),
+    ("7～9", "8.1", "万元", None), ("7～9", "7", "万元", None), ("7～9", "9", "万元", None), ("7～9", "9.5", "万元", None),
+    ("7～9", "6.5", "万元", None), ("1-7", "5", "天", None), ("1至7", "0", "天", None), ("0～7", "0", "天", None),
+    ("1～7天", "8", "天", None), ("300-320", "312", "人", None), ("90～100%", "95%", None, None),
+    ("明显提升", "达成", None, None), ("明显提升", "部分达成", None, None), ("明显提升", "未达成", None, None),
+    ("有效改善", "达成", None, 4.5), ("有效改善", "部分达成", None, 3), ("有效改善", "部分达成", None, 4),
+    ("有效改善", "未达成", None, 2.99), ("有效改善", "达成", None, 3.9), ("建立健全", None, None, None),
+    (None, "5", "个", None), ("≥5", None, "个", None),
+    # spellings a formula cannot read for certain: the live cell says 提交后由财政局计算
+    ("≥3,000", "3100", "人次", None), ("不低于90%", "95%", None, None), ("≥90%", "0.95", None, None),
+    ("≥90%", "92", None, None), ("95%以上", "96%", None, None), ("好", "完成", None, None),
+    ("≥1000㎡", "1200㎡", "㎡", None), ("≥5", "5个以上", "个", None),
+]
+PROJECT_NA_CASES = 8
+
+
+def generate_project(scheme: Scheme, base: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """One varied project workbook: 执行率 below, at and above 100%, 全年预算数 0 or blank, and 4–10
+    绩效指标 rows from PROJECT_ROW_CASES (now and then one a formula cannot read, or a 一级指标 typed
+    with a space)."""
+    from toolkit.fields import LEVEL2_BY_LEVEL1
+
+    values = dict(base["values"])
+    full = rng.choice([120.0, 120.0, 100.0, 0.0, None])
+    spent = rng.choice([113.02, 120.0, 119.99, 130.0, 0.0, 60.0, None]) if full != 0 else rng.choice([0.0, 5.0])
+    for col, v in (("full", full), ("spent", spent)):
+        values[f"fund_total_{col}"] = values[f"fund_fiscal_{col}"] = v
+        for row in ("carryover", "other"):
+            values[f"fund_{row}_{col}"] = None
+    groups = [g for g in scheme.indicator_groups if g] or ["产出指标", "效益指标", "满意度指标"]
+    rows = []
+    for _ in range(rng.randint(4, 10)):
+        g = rng.choice(groups)
+        odd = rng.random() < 0.06
+        case = rng.choice(PROJECT_ROW_CASES[-PROJECT_NA_CASES:] if odd else PROJECT_ROW_CASES[:-PROJECT_NA_CASES])
+        target, actual, unit, self_score = case
+        rows.append({"level1": f" {g}" if rng.random() < 0.02 else g, "level2": LEVEL2_BY_LEVEL1[g][0],
+                     "name": f"指标{len(rows) + 1}", "target": target, "actual": actual, "unit": unit,
+                     "points": rng.choice([2.5, 5, 5, 10, 15, 1.25]), "self_score": self_score,
+                     "deviation_note": "原因说明" if rng.random() < 0.5 else None})
+    return {**base, "values": values, "tables": {**base["tables"], "project_indicators": rows}}
+
+
 def recalculate(paths: list[Path], out_dir: Path, profile: Path, jobs: int = 0) -> None:
     """Open and save every workbook in LibreOffice with recalculation on load: ``jobs`` soffice
     processes side by side (default: one per CPU, at most 4), each with its own throwaway profile

@@ -1,9 +1,10 @@
 """The live 自评得分 sheet (issue 17): LibreOffice's recalculation equals the Python scorer leaf by leaf.
 
-Workbooks: every sample (all are dept-form), every built-in dept scheme (filled with a sample's
+Workbooks: every sample (dept and project form), every built-in scheme (filled with a sample's
 values), tests/schemes/live-types.yaml (every rule type incl. per_item, deductions, lookup, bonus and
 penalty, total_cap, zero-denominator outcomes, a stepped cap and all indicator_table options) and a
-generated set of GENERATED workbooks (tests/live_gen.py). All are recalculated by one soffice call.
+generated set of GENERATED workbooks per dept scheme and GENERATED_PROJECT per project scheme
+(tests/live_gen.py). All are recalculated by one soffice call.
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ from typing import Any
 import openpyxl
 import pytest
 import yaml
-from live_gen import NA_CASES, ROW_CASES, SOFFICE, generate, recalculate
+from live_gen import (
+    NA_CASES,
+    PROJECT_NA_CASES,
+    PROJECT_ROW_CASES,
+    ROW_CASES,
+    SOFFICE,
+    generate,
+    generate_project,
+    recalculate,
+)
 
+from toolkit import fields as F
 from toolkit.check import validate
 from toolkit.forms import live_sheet
 from toolkit.forms.template import build_workbook_bytes
@@ -35,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SCHEMES = ROOT / "tests" / "schemes"
 GENERATED = 34  # per scheme; 6 schemes → 204 workbooks
+GENERATED_PROJECT = 32  # per project scheme; 2 schemes → 64 workbooks
 EXCEL_MAX_FORMULA = 8192  # characters (Excel 2010's limit)
 
 # Every leaf of every built-in and test scheme has a live formula; what a formula cannot read is a
@@ -57,11 +69,15 @@ def _sample_args() -> dict[str, tuple[Scheme, dict[str, Any], str]]:
     for src in sorted((SAMPLES / "data").glob("*.yaml")):
         data = yaml.safe_load(src.read_text(encoding="utf-8"))
         scheme = load_scheme(data.get("scheme") or "jianghua-2023")
-        if scheme.form != "dept":
-            continue  # the project form's live cells: not yet
         name = data.get("sample_file") or f"{data['unit_name']}.xlsx"
         out[src.stem] = (scheme, make_samples.workbook_args(data), name)
     return out
+
+
+def _spelling_rows() -> list[dict[str, Any]]:
+    return [{"level1": "产出指标", "level2": "数量指标", "name": f"写法{i}", "target": target, "actual": actual,
+             "unit": unit, "points": 10, "self_score": self_score}
+            for i, (target, actual, unit, self_score) in enumerate(PROJECT_ROW_CASES, start=1)]
 
 
 @dataclass
@@ -87,6 +103,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
     bases = {sid: seed_args for sid in builtin_ids("dept")}
     bases["chongqing-2021"] = samples["chongqing"][1]
     bases["hunan-prefecture-2018"] = samples["hunan-prefecture"][1]
+    bases["mof-project-2020"] = samples["project-fire"][1]
+    bases["sichuan-project-2022"] = samples["project-sichuan"][1]
+    assert set(builtin_ids("project")) == {"mof-project-2020", "sichuan-project-2022"}
     schemes = {sid: load_scheme(sid) for sid in bases}
     for path in ("live-types.yaml", "county-demo.yaml"):
         sc = load_scheme(str(SCHEMES / path))
@@ -96,10 +115,16 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
         p.write_bytes(build_workbook_bytes(sc, **bases[sid]))
         made.append((sc, p, "builtin"))
         rng = random.Random(f"live-{sid}")
-        for i in range(GENERATED):
+        gen, count = (generate_project, GENERATED_PROJECT) if sc.form == "project" else (generate, GENERATED)
+        for i in range(count):
             p = src_dir / f"gen-{sid}-{i:03d}.xlsx"
-            p.write_bytes(build_workbook_bytes(sc, **generate(sc, bases[sid], rng)))
+            p.write_bytes(build_workbook_bytes(sc, **gen(sc, bases[sid], rng)))
             made.append((sc, p, "generated"))
+    # one project workbook holding every PROJECT_ROW_CASES spelling, one row each
+    sc = load_scheme("mof-project-2020")
+    p = src_dir / "spellings-mof-project-2020.xlsx"
+    p.write_bytes(build_workbook_bytes(sc, **{**bases[sc.id], "tables": {"project_indicators": _spelling_rows()}}))
+    made.append((sc, p, "spellings"))
     recalculate([p for _, p, _ in made], tmp / "out", tmp / "profile")
     return [Case(sc, p, tmp / "out" / p.name, kind) for sc, p, kind in made]
 
@@ -193,6 +218,7 @@ def test_formulas_use_only_excel_2010_functions() -> None:
         if sc.form == "dept":
             books[path.name] = build_workbook_bytes(sc)
     assert len(books) >= 6
+    assert {"项目支出绩效自评表.xlsx", "项目支出绩效自评表_sichuan-project-2022.xlsx"} <= set(books)
     seen: set[str] = set()
     for name, data in books.items():
         with zipfile.ZipFile(__import__("io").BytesIO(data)) as zf:
@@ -212,7 +238,7 @@ def test_not_expressible_list_is_documented(tmp_path: Path, capsys: pytest.Captu
     """The rules without a live formula, printed with their reasons: none in the built-in and test
     schemes; a rule over a list table's total (sum(表名.列名)) is one."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for sid in builtin_ids("dept"):
+    for sid in (*builtin_ids("dept"), *builtin_ids("project")):
         found[sid] = live_sheet.not_expressible(load_scheme(sid))
     for path in sorted(SCHEMES.glob("*.yaml")):
         sc = load_scheme(str(path))
@@ -287,3 +313,110 @@ def test_rows_typed_below_the_table_turn_the_indicator_leaves_to_na(tmp_path: Pa
         live_sheet.SHEET].iter_rows(min_row=4, values_only=True) if any(r[:3])}
     assert (rows["产出指标"], rows["效益指标"], rows["总分"]) == (NA_TEXT, NA_TEXT, NA_TEXT)
     assert rows["投入"] == 10 and rows["社会公众或服务对象满意度"] == 10
+
+
+# --------------------------------------------------------------------------- the project form
+def _project_live_rows(case: Case) -> list[Any]:
+    """The live 得分（自动计算） column beside project_indicators, data rows in order."""
+    from toolkit.forms.project_layout import ROW_TABLE, TABLE, TABLE_COL0
+
+    ws = openpyxl.load_workbook(case.live, data_only=True)[F.SHEET_PROJECT]
+    col = TABLE_COL0 + len(TABLE.columns) + 1
+    assert ws.cell(ROW_TABLE + 1, col).value == live_sheet.LIVE_HEADER
+    return [ws.cell(ROW_TABLE + 2 + i, col).value for i in range(100)]  # ≥ any test workbook's rows
+
+
+def test_project_rows_and_footer_equal_python(cases: list[Case]) -> None:
+    """Every project workbook: each row's live score is the Python RowScore (or 提交后由财政局计算),
+    the footer's 自评得分 / 自评等级 are live_total / live_grade, the fund block's 得分 is the
+    预算执行率 leaf; NA rows: none in the samples, a minority of the generated ones."""
+    from toolkit.rules import scoring
+
+    project = [c for c in cases if c.scheme.form == "project"]
+    kinds = Counter(c.kind for c in project)
+    assert kinds["sample"] == 4 and kinds["builtin"] == 2 and kinds["generated"] >= 60, kinds
+    bad: list[str] = []
+    rows: Counter[str] = Counter()
+    na: Counter[str] = Counter()
+    directions: Counter[str] = Counter()
+    for case in project:
+        chk = validate.check_file(case.source, case.source.name, case.scheme)
+        assert chk.submission is not None, chk.problems
+        card = scoring.score(case.scheme, chk.submission)
+        py = {rs.row.index: rs for leaf in card.leaves() for rs in leaf.rows}
+        live = _project_live_rows(case)
+        typed = len(chk.submission.tables.get(F.PROJECT_INDICATORS.name, ()))
+        for i, got in enumerate(live[:typed], start=1):
+            want = py[i].score if i in py else Decimal(0)  # a row of no group scores nothing
+            directions[str(py[i].row.values.get("direction")) if i in py else "-"] += 1
+            if got == NA_TEXT:
+                na[case.kind] += 1
+            elif not isinstance(got, (int, float)) or abs(Decimal(repr(got)) - want) > Decimal("0.000001"):
+                bad.append(f"{case.source.name} 第{i}行: live {got!r}, Python {want}")
+            else:
+                rows[case.kind] += 1
+        assert all(v in (None, "") for v in live[typed:]), (case.source.name, live[typed:])
+        wb = openpyxl.load_workbook(case.live, data_only=True)
+        ws = wb[F.SHEET_PROJECT]
+        foot = next(r for r in range(20, 200) if ws.cell(r, 1).value == "总分")
+        total, grade = ws.cell(foot, 5).value, ws.cell(foot, 9).value
+        if total != NA_TEXT:
+            if abs(Decimal(repr(total)) - card.total) > Decimal("0.000001") or grade != card.grade:
+                bad.append(f"{case.source.name} 页脚: live {total!r} {grade!r}, Python {card.total} {card.grade}")
+        else:
+            na["footer"] += 1
+        ex = card.node("execution")
+        got = ws["J8"].value
+        if got != NA_TEXT and got not in ("", None) and abs(Decimal(repr(got)) - ex.score) > Decimal("0.000001"):
+            bad.append(f"{case.source.name} 预算执行率得分: live {got!r}, Python {ex.score}")
+    assert not bad, "\n".join(bad[:30])
+    print(f"project rows compared {dict(rows)}, NA {dict(na)}, directions {dict(directions)}")
+    assert na["sample"] == 0 and na["builtin"] == 0 and rows["sample"] >= 20
+    assert na["generated"] < rows["generated"] / 5, (na, rows)  # the guards stay the exception
+    assert all(directions[d] >= 20 for d in ("≥", "≤", "=", "区间", "定性")), directions
+
+
+def test_project_footer_shows_the_live_total(cases: list[Case]) -> None:
+    """A clerk's view of the 森林防火 sample: 自评得分 95.65 优 in the footer, 9.42 in the fund block."""
+    case = next(c for c in cases if c.source.name == "sample-江华瑶族自治县林业局_森林防火项目.xlsx")
+    wb = openpyxl.load_workbook(case.live, data_only=True)
+    ws = wb[F.SHEET_PROJECT]
+    foot = next(r for r in range(20, 200) if ws.cell(r, 1).value == "总分")
+    assert (ws.cell(foot, 4).value, ws.cell(foot, 5).value, ws.cell(foot, 9).value) == ("自评得分", 95.65, "优")
+    assert ws["J8"].value == 9.42
+    assert wb.sheetnames == [F.SHEET_HELP, F.SHEET_PROJECT, live_sheet.SHEET, F.SHEET_META]
+    rows = {r[0]: r[4] for r in wb[live_sheet.SHEET].iter_rows(min_row=4, values_only=True) if r[0]}
+    assert (rows["预算执行率"], rows["产出指标"], rows["效益指标"], rows["满意度指标"], rows["总分"]) == (
+        9.42, 47.73, 28.5, 10, 95.65)
+    checks = {r[0]: r[3] for r in wb[live_sheet.SHEET].iter_rows(min_row=4, values_only=True) if r[0]}
+    assert [v for k, v in checks.items() if "各来源之和" in k] == ["平衡", "平衡", "平衡"]
+    assert checks["绩效指标“产出指标”分值合计"] == "相符：50分"
+
+
+def test_project_generated_rows_cover_every_spelling() -> None:
+    readable = PROJECT_ROW_CASES[:-PROJECT_NA_CASES]
+    assert sum(isinstance(c[0], str) and c[0][:1] in "≥>" for c in readable) >= 8
+    assert sum(isinstance(c[0], str) and c[0][:1] in "≤<" for c in readable) >= 8
+    assert sum(isinstance(c[0], str) and c[0][:1] in "=＝" for c in readable) >= 6
+    assert sum(isinstance(c[0], str) and any(s in c[0] for s in "～-至") for c in readable) >= 8
+
+
+def test_project_spellings_are_na_exactly_where_a_formula_cannot_read_them(cases: list[Case]) -> None:
+    """One row per PROJECT_ROW_CASES spelling: the readable ones score as Python does, the last
+    PROJECT_NA_CASES (3,000 / 不低于 / a fraction in a % row / % on one side / 以上 / other 定性 words /
+    ㎡, which the reader reads as m2 / 个以上) say 提交后由财政局计算."""
+    case = next(c for c in cases if c.kind == "spellings")
+    chk = validate.check_file(case.source, case.source.name, case.scheme)
+    assert chk.submission is not None
+    from toolkit.rules import scoring
+
+    card = scoring.score(case.scheme, chk.submission)
+    py = {rs.row.index: rs.score for leaf in card.leaves() for rs in leaf.rows}
+    live = _project_live_rows(case)
+    n = len(PROJECT_ROW_CASES)
+    readable = n - PROJECT_NA_CASES
+    got = [(PROJECT_ROW_CASES[i][:2], live[i]) for i in range(n)]
+    assert [g for g in got[:readable] if g[1] == NA_TEXT] == []
+    assert [g for g in got[readable:] if g[1] != NA_TEXT] == []
+    assert [(g, py[i + 1]) for i, g in enumerate(got[:readable])
+            if abs(Decimal(repr(g[1])) - py[i + 1]) > Decimal("0.000001")] == []

@@ -52,7 +52,7 @@ def test_every_field_key_is_a_defined_name_on_a_yellow_unlocked_cell(scheme):  #
     wb = _blank(scheme)
     assert wb.sheetnames == list(F.PROJECT_SHEETS)
     keys = [f.key for f in F.PROJECT_FIELDS]
-    assert sorted(wb.defined_names) == sorted(keys)
+    assert sorted(wb.defined_names) == sorted([*keys, "live_total", "live_grade"])  # + the live 自评得分 cells
     ws = wb[SHEET]
     assert ws.protection.sheet
     for key in keys:
@@ -124,8 +124,13 @@ def test_live_execution_cells_are_locked_formulas_blank_until_filled():  # type:
     assert points.value == 10
     assert rate.value == '=IF(AND(ISNUMBER(fund_total_full),ISNUMBER(fund_total_spent),N(fund_total_full)>0),' \
                          'fund_total_spent/fund_total_full,"")'
-    assert "ROUND(10*MIN(fund_total_spent/fund_total_full,1),2)" in score_cell.value
+    # 得分 is the 自评得分 sheet's 预算执行率 leaf (one formula source), blank while A and B are blank
+    assert score_cell.value == '=IF(AND(ISBLANK(fund_total_full),ISBLANK(fund_total_spent)),"",\'自评得分\'!$E$4)'
+    leaf = _blank()["自评得分"]["E4"].value
+    assert "fund_total_spent" in leaf and "fund_total_full" in leaf and leaf.startswith("=IF(OR(")
     assert rate.protection.locked and score_cell.protection.locked
+    # the footer's 自评得分 / 自评等级 are the live total and grade
+    assert (ws["E28"].value, ws["I28"].value) == ("=live_total", "=live_grade")
     check = ws["C29"]
     assert check.value.startswith('=IF(COUNT($H$15:$H$26)=0,"","绩效指标分值合计 = "&SUM($H$15:$H$26)')
     assert "（应为 90）" in check.value

@@ -47,7 +47,7 @@ SHEET_PROJECT = "项目自评表"  # the project form's one printable sheet (spe
 # Sheet order in the workbook (the 问题清单 sheet of a returned workbook goes first).
 SHEETS = (SHEET_HELP, SHEET_BASIC, SHEET_MONEY, SHEET_SCORING, SHEET_INDICATORS, SHEET_ANALYSIS, SHEET_LIVE,
           SHEET_META)
-PROJECT_SHEETS = (SHEET_HELP, SHEET_PROJECT, SHEET_META)
+PROJECT_SHEETS = (SHEET_HELP, SHEET_PROJECT, SHEET_LIVE, SHEET_META)
 _SHEET_ORDER = (*SHEETS[:-1], SHEET_PROJECT, SHEET_META)  # problem order over both forms
 
 

@@ -24,6 +24,7 @@ from toolkit.forms.styles import height
 from toolkit.rules import inputs
 from toolkit.rules.excel import LIVE_GRADE, LIVE_TOTAL, NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Scheme
+from toolkit.rules.types.implied import IMPLIED_HELPERS, helper_formulas
 from toolkit.rules.types.registry import TYPES
 from toolkit.rules.types.table import excel_row, group_options
 from toolkit.text.numbers import exact
@@ -48,12 +49,23 @@ class LiveLeaf:
     reason: str = ""
 
 
-def indicator_cells(scheme: Scheme, lay: Layout, n_rows: int) -> TableCells:
-    """Where the indicator table's data rows are, and the live column right of it."""
-    t = lay.defs[F.PERF_INDICATORS.name]
+def indicator_cells(scheme: Scheme, lay: Layout, n_rows: int, below: int | None = None) -> TableCells:
+    """Where the form's indicator table's data rows are, and the live column right of it; a table
+    without 指标性质 (the project form) also gets its hidden helper columns right of that.
+    ``below``: the rows under the table a clerk may type into (None: as many as a table may have)."""
+    table = F.form(scheme.form).indicator_table
+    t = lay.defs.get(table.name, table)
     sheet, hr, c0 = lay.tables[t.name]
     cols = {c.key: c0 + j for j, c in enumerate(t.columns)}
-    return TableCells(sheet, hr + 1, n_rows, cols, c0 + len(t.columns))
+    live = c0 + len(t.columns)
+    helpers = {} if "direction" in cols else {k: live + 1 + j for j, k in enumerate(IMPLIED_HELPERS)}
+    return TableCells(sheet, hr + 1, n_rows, cols, live, helpers, below)
+
+
+def node_cell(scheme: Scheme, node_id: str) -> str:
+    """The absolute reference of a node's 得分 cell on the 自评得分 sheet (rows in ``write_sheet``'s order)."""
+    order = [n.id for lv in scheme.levels for n in lv.walk()]
+    return f"'{SHEET}'!{xl_rowcol_to_cell(FIRST + order.index(node_id), 4, row_abs=True, col_abs=True)}"
 
 
 def translator(scheme: Scheme, cells: TableCells | None) -> Excel:
@@ -93,6 +105,15 @@ def write_row_scores(ws: Worksheet, fmt: Fmt, scheme: Scheme, cells: TableCells,
     for i in range(cells.n_rows):
         ws.write_formula(cells.first_row + i, cells.live_col,
                          excel_row(cells, i, opts, scheme.qualitative or {}), fmt("calc_money"), "")
+    if not cells.helpers:
+        return
+    first, last = min(cells.helpers.values()), max(cells.helpers.values())
+    ws.set_column(first, last, 10, None, {"hidden": True})
+    for key, col in cells.helpers.items():
+        ws.write_string(header_row, col, IMPLIED_HELPERS[key], fmt("head"))
+    for i in range(cells.n_rows):
+        for key, formula in helper_formulas(cells, i).items():
+            ws.write_formula(cells.first_row + i, cells.helpers[key], formula, fmt("calc_text"), "")
 
 
 # ---------------------------------------------------------------- the 自评得分 sheet
@@ -221,15 +242,16 @@ def _check_formulas(scheme: Scheme, cells: TableCells) -> Iterator[tuple[str, st
         except (ValueError, KeyError):
             continue
         name = "收支平衡" if check.id == "budget_identity" else (check.message.split("，")[0][:20] or check.id)
+        if scheme.form == F.PROJECT.name and "{" in check.message:  # “年初预算数”列：年度资金总额 {left}万元，…
+            name = check.message.split("{")[0].strip() + " = 各来源之和"
         yield name, c.formula
     if "level1" in cells.cols and "points" in cells.cols:
         for group, pts in scheme.indicator_groups.items():
-            if not group:
-                continue
-            got = f"SUMIF({cells.column('level1')},{quote(group)},{cells.column('points')})"
-            yield (f"绩效指标“{group}”分值合计",
+            got = (f"SUMIF({cells.column('level1')},{quote(group)},{cells.column('points')})" if group
+                   else f"SUM({cells.column('points')})")  # one table without groups (四川: 绩效指标 90)
+            yield (f"绩效指标“{group}”分值合计" if group else "绩效指标分值合计",
                    f'=IF(ABS({got}-{dec(pts)})<=0.005,"相符：{exact(pts)}分","不符：合计"&{got}&"分，应为{exact(pts)}分")')
 
 
-__all__ = ["GRADE_NAME", "SHEET", "TOTAL_NAME", "LiveLeaf", "indicator_cells", "leaf_formula",
+__all__ = ["GRADE_NAME", "SHEET", "TOTAL_NAME", "LiveLeaf", "indicator_cells", "leaf_formula", "node_cell",
            "not_expressible", "translator", "write_row_scores", "write_sheet"]

@@ -22,7 +22,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from toolkit import fields as F
-from toolkit.forms import help_sheets
+from toolkit.forms import help_sheets, live_sheet
 from toolkit.forms import project_layout as P
 from toolkit.forms.computed import excel_n, is_number
 from toolkit.forms.layout import WIDTHS, project_form_layout
@@ -30,7 +30,7 @@ from toolkit.forms.styles import MARKED, STYLES, height
 from toolkit.forms.writer import CREATED, Writer
 from toolkit.problems import Problem
 from toolkit.rules import inputs
-from toolkit.rules.model import Scheme
+from toolkit.rules.model import Node, Scheme
 from toolkit.text.numbers import exact
 
 # Styles of this sheet only (the rest are toolkit.forms.styles.STYLES).
@@ -44,12 +44,27 @@ OK_FORMAT = {"font_color": "#006100", "bg_color": "#C6EFCE"}
 BAD_FORMAT = {"font_color": "#9C0006", "bg_color": "#FFC7CE", "bold": True}
 
 
-def execution_points(scheme: Scheme) -> Decimal:
-    """The points of the scheme's 预算执行率 (its proportional rule over the fund grid), else 10."""
+def execution_node(scheme: Scheme) -> Node | None:
+    """The scheme's 预算执行率 leaf: its proportional rule over the fund grid's 全年执行数 / 全年预算数."""
     for n in scheme.leaves():
         if n.rule is not None and n.rule.type == "proportional" and set(n.rule.inputs) == {SPENT, FULL}:
-            return n.points
-    return Decimal(10)
+            return n
+    return None
+
+
+def execution_points(scheme: Scheme) -> Decimal:
+    """The points of the scheme's 预算执行率, else 10."""
+    n = execution_node(scheme)
+    return n.points if n is not None else Decimal(10)
+
+
+def execution_score_formula(scheme: Scheme) -> str:
+    """The fund block's 得分 cell: the 自评得分 sheet's 预算执行率 leaf (one formula source), blank
+    while both 全年预算数（A） and 全年执行数（B） are blank; ``execution_formulas`` without such a leaf."""
+    n = execution_node(scheme)
+    if n is None:
+        return execution_formulas(execution_points(scheme))[1]
+    return f'=IF(AND(ISBLANK({FULL}),ISBLANK({SPENT})),"",{live_sheet.node_cell(scheme, n.id)})'
 
 
 def execution_formulas(points: Decimal, spent: str = SPENT, full: str = FULL) -> tuple[str, str]:
@@ -100,6 +115,7 @@ class ProjectWriter(Writer):
             help_sheets.problems_sheet(self)
         self.help_sheet()
         self.form_page()
+        self.live_score_sheet()
         self.meta_sheet()
         self.wb.close()
         return self.buf.getvalue()
@@ -115,7 +131,8 @@ class ProjectWriter(Writer):
         level2 = "；".join(f"{g}：{'、'.join(names)}" for g, names in F.LEVEL2_BY_LEVEL1.items())
         required = "、".join(dict.fromkeys(s.label for k, s in P.slots().items() if self.eff[k].required))
         return [
-            "本表共有《填表说明》《项目自评表》两张工作表；每个项目填写一份，文件名建议为“单位名称_项目名称.xlsx”。",
+            "本表共有《填表说明》《项目自评表》《自评得分》三张工作表；每个项目填写一份，文件名建议为“单位名称_项目名称.xlsx”。"
+            "《自评得分》和项目自评表右侧的“得分（自动计算）”列随填写自动计算，仅供核对，正式得分以财政局计算为准。",
             "淡黄色单元格为填写项，其他单元格已锁定；请勿删除、插入或重命名工作表，勿修改项目名称和表头。"
             "点击单元格可看到填写提示，带下拉箭头的单元格请从下拉列表中选择。",
             f"标 * 的为必填项（本方案：{required}）。“年度资金总额”一行标 * 表示其全年预算数（A）和全年执行数（B）必填。",
@@ -233,7 +250,7 @@ class ProjectWriter(Writer):
         ws.merge_range(r0, P.COL_RATE, r0, P.COL_RATE_LAST, "执行率（B/A）", head)
         ws.write_string(r0, P.COL_SCORE, "得分", head)
         ws.set_row(r0, 30)
-        rate_f, score_f = execution_formulas(self.points)
+        rate_f, score_f = execution_formulas(self.points)[0], execution_score_formula(self.scheme)
         rate_v, score_v = execution_values(self.points, self.values)
         for i, (row, label) in enumerate(F.FUND_ROWS):
             r = r0 + 1 + i
@@ -263,6 +280,10 @@ class ProjectWriter(Writer):
     def indicators(self, ws: Worksheet) -> None:
         t, hr = P.TABLE, P.ROW_TABLE
         self.table(ws, t, hr, P.TABLE_COL0)
+        # the live 得分（自动计算） column right of the table (outside the print area); only the thin
+        # spacer row under the table can take rows the reader would read
+        self.live_cells = live_sheet.indicator_cells(self.scheme, self.lay, P.table_rows(self.extra), below=1)
+        live_sheet.write_row_scores(ws, self.fmt, self.scheme, self.live_cells, hr)
         ws.merge_range(hr, 0, hr + P.table_rows(self.extra), 0, "绩效\n指标", self.fmt("label_c"))
         ws.set_row(hr, 46)
         rows = list(self.tables.get(t.name) or ())
@@ -287,8 +308,10 @@ class ProjectWriter(Writer):
         ws.write_string(r, 2, exact(self.scheme.total), label)
         ws.write_string(r, 3, "自评得分", label)
         ws.merge_range(r, 4, r, 5, "", self.fmt("calc_num"))
+        ws.write_formula(r, 4, f"={live_sheet.TOTAL_NAME}", self.fmt("calc_num"), "")
         ws.merge_range(r, 6, r, 7, "自评等级", label)
         ws.merge_range(r, 8, r, 9, "", self.fmt("calc_text"))
+        ws.write_formula(r, 8, f"={live_sheet.GRADE_NAME}", self.fmt("calc_text"), "")
         ws.set_row(r, 22)
         # the live 分值合计 check: red when the rows' points do not add up to the scheme's 90
         rng, want = self.points_range(), exact(sum(self.scheme.indicator_groups.values()))

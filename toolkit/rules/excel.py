@@ -181,12 +181,19 @@ class TableCells:
     n_rows: int
     cols: Mapping[str, int]  # column key → 0-based column
     live_col: int
+    # A table without 指标性质 (the project form): helper key → its hidden column right of ``live_col``
+    # (toolkit.rules.types.table.IMPLIED_HELPERS), where each row's 年度指标值 / 实际完成值 are read.
+    helpers: Mapping[str, int] = field(default_factory=dict)
+    below: int | None = None  # rows below the table a clerk may type into (None: MAX_TABLE_ROWS)
 
     def ref(self, col: int, i: int | None = None) -> str:
         c = xl_col_to_name(col)
         if i is not None:  # one row's cell: relative, as a row formula is written
             return f"{c}{self.first_row + i + 1}"
         return f"'{self.sheet}'!${c}${self.first_row + 1}:${c}${self.first_row + self.n_rows}"
+
+    def helper(self, key: str, i: int) -> str:
+        return self.ref(self.helpers[key], i)
 
     def cell(self, key: str, i: int) -> str | None:
         return self.ref(self.cols[key], i) if key in self.cols else None

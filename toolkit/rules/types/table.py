@@ -19,6 +19,7 @@ from toolkit.fields import (
 from toolkit.model import RowScore, TableRow
 from toolkit.rules.excel import NA_TEXT, Excel, NotExpressible, TableCells, dec, quote
 from toolkit.rules.model import Node, Rule, Scheme
+from toolkit.rules.types import implied
 from toolkit.rules.types.base import ONE, ZERO, Ctx, Describe, Outcome, RuleType, clamp, register
 from toolkit.rules.types.params import ParamReader
 from toolkit.text.numbers import exact, round2, to_decimal
@@ -230,7 +231,7 @@ class IndicatorTable(RuleType):
         if t is None:
             raise NotExpressible("绩效指标表没有逐行得分列")
         x.guard(f"COUNTIF({t.live},{quote(NA_TEXT)})>0")  # a row the reader may read differently
-        x.guard(f"COUNTA({t.beyond(MAX_TABLE_ROWS)})>0")  # rows typed below the table have no live score
+        x.guard(f"COUNTA({t.beyond(t.below or MAX_TABLE_ROWS)})>0")  # rows typed below the table have no live score
         group = rule.params["group"]
         if group == ALL_GROUPS:
             return f"SUM({t.live})"
@@ -275,7 +276,9 @@ def excel_row(t: TableCells, i: int, options: Mapping[str, RowOptions], qualitat
     "" for a blank row, NA_TEXT for a row holding what only the Python reader reads (numbers with
     units or signs typed as text, direction aliases, other 定性 words, % rows typed as fractions)."""
     if "direction" not in t.cols:
-        raise NotExpressible("指标性质由年度指标值的文字决定，公式无法可靠识别")
+        if not t.helpers:
+            raise NotExpressible("指标性质由年度指标值的文字决定，公式无法可靠识别")
+        return _implied_row(t, i, options, qualitative)
     c = {k: t.ref(col, i) for k, col in t.cols.items()}
     text = {k: f'TRIM({v}&"")' for k, v in c.items()}
     d = text["direction"]
@@ -343,3 +346,38 @@ def _row_raw(c: Mapping[str, str], text: Mapping[str, str], val: Mapping[str, st
         coef = f"IF({k}>1,{k}/100,{k})"
         raw = f"IF(AND(ISNUMBER({k}),{coef}>=0,{coef}<=1),{w}*{coef},{raw})"
     return raw
+
+
+def _implied_row(t: TableCells, i: int, options: Mapping[str, RowOptions],
+                 qualitative: Mapping[str, tuple[str, ...]]) -> str:
+    """excel_row for a table without 指标性质 (the project form): the direction and numbers come from
+    the row's hidden helper cells (toolkit.rules.types.implied); NA_TEXT for what they cannot read,
+    for % rows holding a fraction (0.95 beside 98: the reader may take it as 95%) or % on one side
+    only, for a 一级指标 SUMIF would not match as the reader does, and for any error."""
+    c = {k: t.ref(col, i) for k, col in t.cols.items()}
+    h = {k: t.helper(k, i) for k in implied.IMPLIED_HELPERS}
+    d, a_txt = h["dir"], f'TRIM({c["actual"]}&"")'
+    w = f"N({c['points']})"
+    words = ",".join(f"{a_txt}={quote(x)}" for ws in qualitative.values() for x in ws)
+    numeric = f'AND({d}<>"",{d}<>"定性")'
+    unit = implied.squashed(c["unit"])
+    pct = (f'OR({unit}="%",{unit}="％",{implied.ends_percent(h["t"])},'
+           f'{implied.ends_percent(implied.actual_text(t, i))})')
+    fractions = ",".join(f"AND(ISNUMBER({h[k]}),N({h[k]})>0,N({h[k]})<=1)" for k in ("low", "high", "act"))
+    one_sided = (f'AND(LEN({h["a"]})>0,{implied.ends_percent(h["t"])}'
+                 f'<>{implied.ends_percent(implied.actual_text(t, i))})')
+    bad = [f'{d}="?"', f'AND({numeric},{h["act"]}="?")', f"AND({numeric},{pct},OR({fractions}))",
+           f"AND({numeric},{one_sided})", f'AND({d}="定性",LEN({a_txt})>0,NOT(OR({words})))',
+           *(f"AND(NOT(ISBLANK({c[k]})),NOT(ISNUMBER({c[k]})))" for k in ("points", "self_score"))]
+    groups = [g for g in options if g != ALL_GROUPS]
+    if groups and ALL_GROUPS not in options:  # SUMIF matches the cell as typed; the reader trims it
+        level1 = f'{c["level1"]}&""'
+        known = ",".join(f"{level1}={quote(g)}" for g in groups)
+        bad.append(f"AND(LEN({level1})>0,NOT(OR({known})))")
+    text = {"direction": d, "actual": a_txt}
+    val = {"actual": h["act"], "target": h["low"], "target_max": h["high"]}
+    ok = {k: f"ISNUMBER({v})" for k, v in val.items()}
+    raw = _row_raw(c, text, val, ok, w, next(iter(options.values()), NO_OPTIONS), qualitative)
+    inputs = ",".join(c[k] for k in t.cols)
+    return (f'=IFERROR(IF(COUNTA({inputs})=0,"",IF(OR({",".join(bad)}),{quote(NA_TEXT)},'
+            f"IF({w}<=0,0,ROUND(MAX(0,MIN({w},{raw})),2)))),{quote(NA_TEXT)})")
