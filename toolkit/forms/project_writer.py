@@ -153,15 +153,8 @@ class ProjectWriter(Writer):
         ]
 
     def help_sheet(self) -> None:
-        ws = self.sheet(F.SHEET_HELP, WIDTHS[F.SHEET_HELP])
+        ws, r = help_sheets.help_head(self, "项目支出绩效自评表")
         total_w = sum(WIDTHS[F.SHEET_HELP])
-        ws.merge_range(0, 0, 0, 4, f"{self.title_prefix()}项目支出绩效自评表", self.fmt("title"))
-        ws.set_row(0, 34)
-        ws.merge_range(1, 0, 1, 4, f"评分方案：{self.scheme.title}", self.fmt("subtitle"))
-        ws.repeat_rows(0, 1)
-        r = 3
-        ws.write_string(r, 0, "一、填报说明", self.fmt("section"))
-        r += 1
         for i, line in enumerate(self.help_lines(), start=1):
             text = f"{i}. {line}"
             ws.merge_range(r, 0, r, 4, text, self.fmt("para"))
