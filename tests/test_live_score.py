@@ -9,10 +9,12 @@ generated set of GENERATED workbooks per dept scheme and GENERATED_PROJECT per p
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import zipfile
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -110,23 +112,31 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
     for path in ("live-types.yaml", "county-demo.yaml"):
         sc = load_scheme(str(SCHEMES / path))
         schemes[sc.id], bases[sc.id] = sc, seed_args
+    jobs: list[tuple[str, dict[str, Any], Path]] = []  # (scheme ref, build_workbook_bytes args, path)
     for sid, sc in schemes.items():
         p = src_dir / f"builtin-{sid}.xlsx"
-        p.write_bytes(build_workbook_bytes(sc, **bases[sid]))
+        jobs.append((sc.ref, bases[sid], p))
         made.append((sc, p, "builtin"))
         rng = random.Random(f"live-{sid}")
         gen, count = (generate_project, GENERATED_PROJECT) if sc.form == "project" else (generate, GENERATED)
         for i in range(count):
             p = src_dir / f"gen-{sid}-{i:03d}.xlsx"
-            p.write_bytes(build_workbook_bytes(sc, **gen(sc, bases[sid], rng)))
+            jobs.append((sc.ref, gen(sc, bases[sid], rng), p))
             made.append((sc, p, "generated"))
     # one project workbook holding every PROJECT_ROW_CASES spelling, one row each
     sc = load_scheme("mof-project-2020")
     p = src_dir / "spellings-mof-project-2020.xlsx"
-    p.write_bytes(build_workbook_bytes(sc, **{**bases[sc.id], "tables": {"project_indicators": _spelling_rows()}}))
+    jobs.append((sc.ref, {**bases[sc.id], "tables": {"project_indicators": _spelling_rows()}}, p))
     made.append((sc, p, "spellings"))
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as ex:  # the writer is pure: build in parallel
+        list(ex.map(_build, jobs, chunksize=8))
     recalculate([p for _, p, _ in made], tmp / "out", tmp / "profile")
     return [Case(sc, p, tmp / "out" / p.name, kind) for sc, p, kind in made]
+
+
+def _build(job: tuple[str, dict[str, Any], Path]) -> None:
+    ref, args, path = job
+    path.write_bytes(build_workbook_bytes(load_scheme(ref), **args))
 
 
 def _nodes(scheme: Scheme) -> list[Node]:
