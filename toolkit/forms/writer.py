@@ -30,7 +30,7 @@ from toolkit.forms.prompts import (
     table_option_hint,
     validation,
 )
-from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, column_style, height, lines
+from toolkit.forms.styles import FONT, KIND_STYLE, MARKED, STYLES, FormSheet, column_style, height, lines
 from toolkit.problems import Problem
 from toolkit.rules.excel import TableCells
 from toolkit.rules.model import Scheme
@@ -115,7 +115,7 @@ class Writer:
                                           "y_scale": max(1.0, min(8.0, n_lines * 0.33 + 0.4))})
 
     def sheet(self, name: str, widths: Sequence[float] = ()) -> Worksheet:
-        ws = self.wb.add_worksheet(name)
+        ws = self.wb.add_worksheet(name, worksheet_class=FormSheet)
         for i, w in enumerate(widths):
             ws.set_column(i, i, w)
         ws.hide_gridlines(2)
@@ -385,7 +385,7 @@ class Writer:
 
     # -- _meta
     def meta_sheet(self) -> None:
-        ws = self.wb.add_worksheet(F.SHEET_META)
+        ws = self.wb.add_worksheet(F.SHEET_META, worksheet_class=FormSheet)
         entries: dict[str, Any] = {"template_id": self.template_id, "template_version": F.TEMPLATE_VERSION,
                                    "scheme_id": self.scheme.id}
         if self.year is not None:  # the year the templates were handed out for (year_mismatch)

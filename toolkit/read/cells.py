@@ -294,6 +294,11 @@ def _cell_value(t: str, v: str | None, inline: str | None, kind: str, strings: l
     return n
 
 
+# A cell's formula text, <f …>…</f> (any namespace prefix): the reader keeps the cached value <v> only,
+# and the live-score formulas are long (a few KB a cell). Text cannot hold "<" (it is &lt;).
+_FORMULA_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f(?:\s[^>]*)?>[^<]*</(?:[A-Za-z_][\w.-]*:)?f>")
+
+
 def read_sheet(source: IO[bytes], bounds: Bounds, styles: list[str], strings: list[str],
                date1904: bool) -> SheetCells:
     """One worksheet part → the non-blank cells inside ``bounds``; parsing stops past them.
@@ -305,7 +310,7 @@ def read_sheet(source: IO[bytes], bounds: Bounds, styles: list[str], strings: li
     head, whole = _head(source)
     row = 0
     if whole:
-        root = _fromstring(head)
+        root = _fromstring(_FORMULA_RE.sub(b"", head))  # formulas are not read (only <v>): not parsed
         data = next((el for el in root if _local(el.tag) == "sheetData"), None)
         for el in data if data is not None else ():
             if _local(el.tag) == "row":
