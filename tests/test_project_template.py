@@ -293,3 +293,24 @@ def test_problem_list_links_to_the_project_sheet(tmp_path):  # type: ignore[no-u
     ws = _open(out.read_bytes())["问题清单"]
     assert (ws["C4"].value, ws["D4"].value) == (SHEET, "E8")
     assert ws["D4"].hyperlink.location == "'项目自评表'!E8"
+
+
+def test_a_grown_returned_workbook_names_the_cells_where_the_marks_are(tmp_path):  # type: ignore[no-untyped-def]
+    """A clerk typed 14 rows (the table grew in their workbook): the returned workbook's messages name the
+    cells where its marks are, below the table too (the footer moved down by two rows)."""
+    rows = [{**ROWS[0], "name": f"指标{i}", "points": 50 / 14 if i > 1 else 50 - 13 * (50 / 14)}
+            for i in range(1, 15)]
+    p = tmp_path / "项目.xlsx"  # written as a grown workbook (what inserting rows in Excel gives)
+    p.write_bytes(T.build_workbook_bytes(load_scheme("mof-project-2020"), values={**VALUES, "report_date": None},
+                                         tables={"project_indicators": [*rows, *ROWS[2:]]}))
+    c = check_file(p, p.name)
+    required = [q for q in c.problems if q.code == "required" and q.field == "report_date"]
+    assert required, [q.message for q in c.problems]
+    out = tmp_path / "退回.xlsx"
+    write_returned(c.scheme, c.raw, c.problems, out)
+    wb = _open(out.read_bytes())
+    listed = {(r[2], r[3]) for r in wb["问题清单"].iter_rows(min_row=4, values_only=True) if r[3]}
+    for sheet, cell in listed:  # every cell the list names carries the comment (the mark) there
+        assert wb[sheet][cell].comment is not None, (sheet, cell)
+    date_cell = _cell(wb, "report_date").coordinate
+    assert (SHEET, date_cell) in listed and date_cell != _cell(_blank("mof-project-2020"), "report_date").coordinate

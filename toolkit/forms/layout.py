@@ -202,13 +202,20 @@ def node_or_none(scheme: Scheme, node_id: str | None) -> Node | None:
         return None
 
 
-def cell_address(scheme: Scheme, location: str) -> tuple[str, str] | None:
+def cell_address(scheme: Scheme, location: str,
+                 table_rows: Mapping[str, int] | None = None) -> tuple[str, str] | None:
     """Where a logical location lands in a workbook written here: ``(sheet, "C5")`` or None.
 
     A location is a field key (``spend_basic``) or ``"<table>:<row>:<column key>"`` (row 1-based);
-    ``"<table>:<row>"`` gives the row's first cell.
+    ``"<table>:<row>"`` gives the row's first cell. ``table_rows``: the rows each table will hold (a
+    returned project form with more indicator rows than the template's moves everything below them).
     """
-    cells = resolve(layout_of(scheme), location)
+    lay = layout_of(scheme)
+    if scheme.form == F.PROJECT.name and table_rows:
+        t = F.PROJECT_INDICATORS
+        extra = max(0, min(table_rows.get(t.name, 0), F.MAX_TABLE_ROWS) - t.rows)
+        lay = project_form_layout(extra) if extra else lay
+    cells = resolve(lay, location)
     if not cells:
         return None
     sheet, r, c = cells[0]

@@ -52,11 +52,13 @@ def table_rows(raw: Any) -> dict[str, list[dict[str, Any]]]:
 
 def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
     """The problem with its cells named where they are in the regenerated workbook (a clerk who
-    inserted rows had them elsewhere); cells with no logical location keep their address."""
+    inserted rows had them elsewhere; a project form with more rows than the template's has its
+    footer lower); cells with no logical location keep their address."""
     moved: list[str] = []
+    rows = {name: len(r) for name, r in table_rows(raw).items()}
     for addr in p.cells:
         loc = raw.logical_location(addr)
-        where = cell_address(scheme, loc) if loc else None
+        where = cell_address(scheme, loc, rows) if loc else None
         moved.append(f"{where[0]}!{where[1]}" if where else addr)
     if not moved:
         return p
