@@ -55,7 +55,8 @@ def relocated(scheme: Scheme, raw: Any, p: Problem) -> Problem:
     inserted rows had them elsewhere; a project form with more rows than the template's has its
     footer lower); cells with no logical location keep their address."""
     moved: list[str] = []
-    rows = {name: len(r) for name, r in table_rows(raw).items()}
+    # the project form's footer sits below its table: where it lands depends on the rows written
+    rows = {name: len(r) for name, r in table_rows(raw).items()} if scheme.form == "project" else None
     for addr in p.cells:
         loc = raw.logical_location(addr)
         where = cell_address(scheme, loc, rows) if loc else None
