@@ -5,7 +5,7 @@ and the validator)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -20,9 +20,30 @@ def scheme_fields(scheme: Scheme) -> tuple[Field, ...]:
     return scheme.input_fields
 
 
+# Schemes are frozen and loaded once per process: what is derived from one is kept by the scheme's
+# identity (the scheme itself is held, so an id is never reused while its entry lives).
+_DERIVED: dict[tuple[int, str], tuple[Scheme, Any]] = {}
+
+
+def _derived(scheme: Scheme, what: str, make: Callable[[Scheme], Any]) -> Any:
+    hit = _DERIVED.get((id(scheme), what))
+    if hit is not None and hit[0] is scheme:
+        return hit[1]
+    value = make(scheme)
+    if len(_DERIVED) > 256:
+        _DERIVED.clear()
+    _DERIVED[(id(scheme), what)] = (scheme, value)
+    return value
+
+
 def all_fields(scheme: Scheme) -> tuple[Field, ...]:
     """Every field of the workbook for ``scheme``: an input the scheme's rules always read is
     required; a conditional group no rule reads (new_building and building_*) is not (spec 08.1)."""
+    fields: tuple[Field, ...] = _derived(scheme, "all_fields", _all_fields)
+    return fields
+
+
+def _all_fields(scheme: Scheme) -> tuple[Field, ...]:
     always = rule_inputs(scheme)[0]
     static = form(scheme.form).fields
     unread = unread_conditional(static, scheme.inputs)
@@ -46,10 +67,17 @@ def unread_conditional(fields: Iterable[Field], used: frozenset[str]) -> frozens
 
 
 
-def rule_inputs(scheme: Scheme) -> tuple[
-        frozenset[str],
-        tuple[tuple[str, str, frozenset[str]], ...],
-        tuple[tuple[Any, tuple[tuple[str, frozenset[str]], ...]], ...]]:
+RuleInputs = tuple[frozenset[str], tuple[tuple[str, str, frozenset[str]], ...],
+                   tuple[tuple[Any, tuple[tuple[str, frozenset[str]], ...]], ...]]
+
+
+def rule_inputs(scheme: Scheme) -> RuleInputs:
+    """What a scheme's rules read (cached per scheme; see ``_rule_inputs``)."""
+    found: RuleInputs = _derived(scheme, "rule_inputs", _rule_inputs)
+    return found
+
+
+def _rule_inputs(scheme: Scheme) -> RuleInputs:
     """What a scheme's rules read: (always, unless, first_given).
 
     ``always``: read whatever the other values are. ``unless``: (flag, value, keys), read unless
