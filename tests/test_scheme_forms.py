@@ -283,3 +283,23 @@ def test_the_returned_workbook_marks_a_table_cell(scheme_path: Path, tmp_path: P
     col, row = openpyxl.utils.cell.coordinate_from_string(first)
     cell = ws.cell(row + 1, openpyxl.utils.column_index_from_string(col) + 1)
     assert cell.value == "两万" and cell.comment is not None and "本年支出金额" in cell.comment.text
+
+
+@pytest.mark.parametrize(("checks", "expect"), [
+    # a county whose balance leaves out 其他收入: the 收支情况 live cell shows that formula, not the default
+    ("checks:\n  - id: budget_identity\n    assert: carryover_start + income_fiscal - spend_basic - spend_project"
+     " == balance_basic + balance_project\n", "N(carryover_start)+N(income_fiscal)-N(spend_basic)"),
+    ("checks: []\n", "本评分方案不校验收支平衡"),
+])
+def test_the_live_balance_cell_is_the_schemes_own_identity(tmp_path: Path, checks: str, expect: str) -> None:
+    """Spec 08.3: the template's live 校验 cell is generated from the scheme's check formula."""
+    p = tmp_path / "county.yaml"
+    p.write_text(f"extends: jianghua-2023\nid: county-balance\ntitle: 某县\n{checks}", encoding="utf-8")
+    scheme = load_scheme(str(p))
+    (tmp_path / "t.xlsx").write_bytes(build_workbook_bytes(scheme))
+    wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    ws = wb["收支情况"]
+    row = next(r for r in ws.iter_rows() if r[1].value == "收支平衡校验（自动计算）")
+    cell = str(row[2].value)
+    assert expect in cell
+    assert "income_other" not in cell

@@ -20,7 +20,7 @@ from xlsxwriter.worksheet import Worksheet
 from toolkit import fields as F
 from toolkit.fields import Field, Table
 from toolkit.forms import help_sheets, live_sheet
-from toolkit.forms.computed import COMPUTED, cached_value, excel_n, is_number
+from toolkit.forms.computed import COMPUTED, cached_value, excel_n, identity_cell, is_number
 from toolkit.forms.layout import FIRST_ROW, LOC_RE, TALL_FIELDS, WIDTHS, layout_of, resolve
 from toolkit.forms.prompts import (
     column_validation,
@@ -217,6 +217,15 @@ class Writer:
         c = COMPUTED[cid]
         ws.write_blank(r, 0, None, self.fmt("label_c"))
         ws.write_string(r, 1, c.label, self.fmt("label"))
+        if cid == "identity_check":  # the scheme's own budget identity (spec 08.3: one formula)
+            check = next((k for k in self.scheme.checks if k.id == "budget_identity" and k.sides is not None
+                          and k.sides[1] == "=="), None)
+            if check is None:
+                ws.write_string(r, 2, "本评分方案不校验收支平衡", self.fmt("note"))
+                ws.write_string(r, 3, "", self.fmt("note"))
+                ws.set_row(r, 20)
+                return
+            c = identity_cell(check, c.label)
         ws.write_formula(r, 2, c.formula, self.fmt(c.style), cached_value(c, self.values))
         ws.write_string(r, 3, "根据上面填写的数据自动计算，仅供核对", self.fmt("note"))
         ws.set_row(r, 20)
