@@ -57,35 +57,32 @@ class UnitOutcome:
     disk_full: bool = False  # writing its documents found the disk full: the run stops
 
 
+def _text(values: Mapping[str, Any] | None, k: str) -> str | None:
+    """A read value as trimmed text; None when blank (or nothing was read)."""
+    v = values.get(k) if values is not None else None
+    return None if v is None or str(v).strip() == "" else str(v).strip()
+
+
 def new_unit(rel: str, status: Status, values: Mapping[str, Any] | None,
              problems: Iterable[Problem] = (), scheme: str | None = None, form: str | None = None) -> UnitResult:
     """A unit with the identity fields read from the workbook (scores and outputs empty); ``form``
     (dept / project) when the workbook could be read, with a project's own identity fields."""
-    def text(k: str) -> str | None:
-        if values is None:
-            return None
-        v = values.get(k)
-        return None if v is None or str(v).strip() == "" else str(v).strip()
-
     year = values.get("fiscal_year") if values else None
-    return UnitResult(file=rel, status=status, unit_name=text("unit_name"), unit_code=text("unit_code"),
-                      fiscal_year=year if isinstance(year, int) else None, contact_name=text("contact_name"),
-                      contact_email=text("contact_email"), problems=tuple(problems),
+    return UnitResult(file=rel, status=status, unit_name=_text(values, "unit_name"),
+                      unit_code=_text(values, "unit_code"), fiscal_year=year if isinstance(year, int) else None,
+                      contact_name=_text(values, "contact_name"), contact_email=_text(values, "contact_email"),
+                      problems=tuple(problems),
                       extra={"scheme": scheme, **({"form": form} if form else {}),
                              **(_project_identity(values) if form == "project" and values is not None else {})})
 
 
 def _project_identity(values: Mapping[str, Any]) -> dict[str, Any]:
     """A project unit's own keys (all present, null when unknown: the schema requires them)."""
-    def text(k: str) -> str | None:
-        v = values.get(k)
-        return None if v is None or str(v).strip() == "" else str(v).strip()
-
     def money(k: str) -> float | None:
         v = values.get(k)
         return float(v) if isinstance(v, Decimal) else None
 
-    return {**{k: text(k) for k in PROJECT_KEYS}, "execution_rate": None,
+    return {**{k: _text(values, k) for k in PROJECT_KEYS}, "execution_rate": None,
             "fund_full": money("fund_total_full"), "fund_spent": money("fund_total_spent")}
 
 

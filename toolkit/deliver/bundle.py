@@ -51,11 +51,7 @@ class Group:
     @property
     def single(self) -> bool:
         """A lone department workbook: mailed exactly as before project forms existed."""
-        return len(self.units) == 1 and not is_project(self.units[0])
-
-
-def is_project(unit: UnitResult) -> bool:
-    return unit.is_project
+        return len(self.units) == 1 and not self.units[0].is_project
 
 
 def group_units(units: Sequence[tuple[UnitResult, tuple[Address, ...]]]) -> list[Group]:
@@ -74,14 +70,14 @@ def group_units(units: Sequence[tuple[UnitResult, tuple[Address, ...]]]) -> list
         groups.setdefault(key, []).append((u, to))
     out = []
     for members in groups.values():
-        members.sort(key=lambda m: is_project(m[0]))  # stable: the department workbook first
+        members.sort(key=lambda m: m[0].is_project)  # stable: the department workbook first
         out.append(Group(tuple(m[0] for m in members), members[0][1]))
     return out
 
 
 def _what(unit: UnitResult) -> str:
     """How the body names one workbook: 项目“…” or 部门整体支出绩效自评表."""
-    if is_project(unit):
+    if unit.is_project:
         return f"项目“{one_line(unit.extra.get('project_name') or unit.file, 80)}”"
     return DEPT_FORM
 

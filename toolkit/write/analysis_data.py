@@ -46,13 +46,9 @@ def units(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _is_project(u: UnitResult) -> bool:
-    return u.is_project
-
-
 def _ok(results: Results) -> list[UnitResult]:
     """The scored department workbooks: project workbooks never enter the department statistics."""
-    return [u for u in results.units if u.ok and u.total is not None and not _is_project(u)]
+    return [u for u in results.units if u.ok and u.total is not None and not u.is_project]
 
 
 def indicators(results: Results) -> pd.DataFrame:
@@ -62,7 +58,7 @@ def indicators(results: Results) -> pd.DataFrame:
     names = ["unit_name", "unit_code", "id", "level1", "level2", "name", "points", "score", "share"]
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for u in results.units:
-        if not (u.ok and u.total is not None) or u.extra.get("scheme") not in (None, results.scheme) or _is_project(u):
+        if not (u.ok and u.total is not None) or u.extra.get("scheme") not in (None, results.scheme) or u.is_project:
             continue  # (a mixed inbox: units scored by another scheme have other indicators)
         for i in u.indicators or ():
             p = list(i.path) or [i.id]
@@ -225,5 +221,5 @@ def projects(results: Results) -> pd.DataFrame:
     rows = [{"unit_name": u.unit_name or u.file, "unit_code": u.unit_code, "status": u.status,
              "project_name": u.extra.get("project_name") or u.file, "total": u.total, "grade": u.grade,
              **{k: u.extra.get(k) for k in ("execution_rate", "fund_full", "fund_spent")}}
-            for u in results.units if _is_project(u)]
+            for u in results.units if u.is_project]
     return pd.DataFrame(rows, columns=cols)

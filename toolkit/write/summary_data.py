@@ -65,10 +65,6 @@ def score_key(total: Any) -> Decimal | None:
         return None
 
 
-def is_project(u: UnitResult) -> bool:
-    return u.is_project
-
-
 @dataclass(frozen=True, slots=True)
 class ProjectRecord:
     """A light record of one project workbook: enough to order 项目汇总 and to tally its unit's row."""
@@ -205,7 +201,7 @@ def scan(units: Sequence[UnitResult], scheme: Scheme) -> tuple[list[RankedUnit],
     tally = Tally(Counts(0, by_status), grades={g.name: 0 for g in scheme.grades}, projects=projects)
     for i in range(len(units)):
         u = units[i]
-        if is_project(u):
+        if u.is_project:
             projects.add(ProjectRecord(i, u.status, score_key(u.total), u.unit_code, u.unit_name, u.fiscal_year,
                                        u.file, bool(u.problems)))
             if len(tally.years) < 2 and is_number(y := u.fiscal_year):
